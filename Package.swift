@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Built-in backbones: each is a dynamic library loaded at run time through the plugin ABI.
+let builtInPlugins = ["ResNet18", "MobileNetV2", "EfficientNetB3"]
+
+let package = Package(
+    name: "finetune",
+    products: [
+        .executable(name: "finetune", targets: ["finetune"]),
+        .library(name: "FineTuneCore", targets: ["FineTuneCore"]),
+    ] + builtInPlugins.map { .library(name: $0, type: .dynamic, targets: [$0]) },
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "PluginABI", path: "Sources/PluginABI"),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .target(
+            name: "FineTuneCore",
+            dependencies: ["PluginABI", "CBLAS", "CJPEG", "CPNG"],
+            path: "Sources/Core",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .executableTarget(
+            name: "finetune",
+            dependencies: ["FineTuneCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "FineTuneCoreTests", dependencies: ["FineTuneCore"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "finetuneTests", dependencies: ["FineTuneCore"]),
+    ] + builtInPlugins.map { .target(name: $0, dependencies: ["PluginABI"], path: "Sources/Plugins/\($0)") },
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,205 @@
+/// Records a graph from a plugin's builder calls, inferring every node's output shape.
+/// A node whose inputs do not fit (channels, groups, spatial size) is an error naming the layer.
+public final class GraphBuilder {
+    public private(set) var graph = Graph()
+    /// Spatial size of the input images.
+    public let inputSize: (height: Int, width: Int)
+    /// The first error; once set, every later call fails too.
+    public private(set) var error: GraphError?
+    private var tensorNames = Set<String>()
+    /// The group of layers added before any begin_group call.
+    static let implicitGroup = "backbone"
+
+    public init(inputHeight: Int, inputWidth: Int) {
+        inputSize = (inputHeight, inputWidth)
+    }
+
+    /// Runs `body` and keeps its first error; returns the new id or -1.
+    func record(_ body: () throws -> Int) -> Int32 {
+        if error != nil { return -1 }
+        do { return Int32(try body()) } catch let e as GraphError {
+            error = e
+            return -1
+        } catch {
+            self.error = .plugin("\(error)")
+            return -1
+        }
+    }
+
+    func fail(_ message: String) {
+        if error == nil { error = .plugin(message) }
+    }
+
+    private func shape(_ id: Int, for layer: String) throws -> FeatureShape {
+        guard id >= 0, id < graph.nodes.count else {
+            throw GraphError.badInput(layer: layer, reason: "input node \(id) does not exist")
+        }
+        return graph.nodes[id].outputShape
+    }
+
+    private func append(_ name: String, _ op: Operation, _ inputs: [Int], _ shape: FeatureShape,
+                        tensors: [TensorSpec] = []) throws -> Int {
+        for t in tensors {
+            guard tensorNames.insert(t.name).inserted else {
+                throw GraphError.badInput(layer: name, reason: "tensor name '\(t.name)' is used twice")
+            }
+        }
+        if graph.groups.isEmpty { graph.groups.append(Self.implicitGroup) }
+        let node = Node(id: graph.nodes.count, name: name, operation: op, inputs: inputs,
+                        outputShape: shape, group: graph.groups.count - 1, tensors: tensors)
+        graph.nodes.append(node)
+        return node.id
+    }
+
+    private func layerName(_ name: String?, _ op: String) throws -> String {
+        guard let name, !name.isEmpty else {
+            throw GraphError.badInput(layer: "#\(graph.nodes.count) \(op)", reason: "a layer with tensors needs a name")
+        }
+        return name
+    }
+
+    // MARK: the operations, as the ABI's builder table offers them
+
+    public func input(channels: Int) throws -> Int {
+        guard !graph.nodes.contains(where: { $0.operation == .input }) else {
+            throw GraphError.badInput(layer: "input", reason: "the graph already has an input")
+        }
+        guard channels > 0 else { throw GraphError.badInput(layer: "input", reason: "channels must be positive") }
+        return try append("input", .input, [], FeatureShape(height: inputSize.height, width: inputSize.width, channels: channels))
+    }
+
+    public func conv2d(_ name: String?, _ x: Int, _ p: Conv2DParams) throws -> Int {
+        let name = try layerName(name, "conv2d")
+        let s = try shape(x, for: name)
+        func bad(_ reason: String) -> GraphError { .badInput(layer: name, reason: reason) }
+        guard p.outChannels > 0, p.kernel.h > 0, p.kernel.w > 0, p.stride.h > 0, p.stride.w > 0,
+              p.dilation.h > 0, p.dilation.w > 0, p.groups > 0 else {
+            throw bad("out_channels, kernel, stride, dilation and groups must be positive")
+        }
+        guard min(p.padding.top, p.padding.bottom, p.padding.left, p.padding.right) >= 0 else {
+            throw bad("padding must not be negative")
+        }
+        guard s.channels % p.groups == 0 else {
+            throw bad("input has \(s.channels) channels, not divisible by groups=\(p.groups)")
+        }
+        guard p.outChannels % p.groups == 0 else {
+            throw bad("out_channels=\(p.outChannels) is not divisible by groups=\(p.groups)")
+        }
+        let h = try Self.outputLength(s.height, kernel: p.kernel.h, stride: p.stride.h, padBefore: p.padding.top,
+                                      padAfter: p.padding.bottom, dilation: p.dilation.h, ceil: false, layer: name)
+        let w = try Self.outputLength(s.width, kernel: p.kernel.w, stride: p.stride.w, padBefore: p.padding.left,
+                                      padAfter: p.padding.right, dilation: p.dilation.w, ceil: false, layer: name)
+        var tensors = [TensorSpec(name: name + ".weight",
+                                  shape: [p.outChannels, s.channels / p.groups, p.kernel.h, p.kernel.w], kind: .parameter)]
+        if p.bias { tensors.append(TensorSpec(name: name + ".bias", shape: [p.outChannels], kind: .parameter)) }
+        return try append(name, .conv2d(p), [x], FeatureShape(height: h, width: w, channels: p.outChannels), tensors: tensors)
+    }
+
+    public func batchNorm(_ name: String?, _ x: Int, eps: Float, momentum: Float) throws -> Int {
+        let name = try layerName(name, "batch_norm")
+        let s = try shape(x, for: name)
+        guard eps > 0, momentum >= 0, momentum <= 1 else {
+            throw GraphError.badInput(layer: name, reason: "eps must be positive and momentum in [0, 1]")
+        }
+        let c = [s.channels]
+        return try append(name, .batchNorm(eps: eps, momentum: momentum), [x], s, tensors: [
+            TensorSpec(name: name + ".weight", shape: c, kind: .parameter),
+            TensorSpec(name: name + ".bias", shape: c, kind: .parameter),
+            TensorSpec(name: name + ".running_mean", shape: c, kind: .buffer),
+            TensorSpec(name: name + ".running_var", shape: c, kind: .buffer),
+            TensorSpec(name: name + ".num_batches_tracked", shape: [], kind: .buffer),
+        ])
+    }
+
+    public func activation(_ name: String?, _ x: Int, _ kind: Activation) throws -> Int {
+        let label = name ?? kind.rawValue
+        return try append(label, .activation(kind), [x], try shape(x, for: label))
+    }
+
+    public func add(_ name: String?, _ x: Int, _ y: Int) throws -> Int {
+        let label = name ?? "add"
+        let a = try shape(x, for: label), b = try shape(y, for: label)
+        guard a == b else { throw GraphError.badInput(layer: label, reason: "cannot add \(a) and \(b)") }
+        return try append(label, .add, [x, y], a)
+    }
+
+    public func channelMultiply(_ name: String?, _ x: Int, _ scale: Int) throws -> Int {
+        let label = name ?? "channel_multiply"
+        let a = try shape(x, for: label), s = try shape(scale, for: label)
+        guard s.height == 1, s.width == 1, s.channels == a.channels else {
+            throw GraphError.badInput(layer: label, reason: "scale is \(s), expected 1x1x\(a.channels) to multiply \(a)")
+        }
+        return try append(label, .channelMultiply, [x, scale], a)
+    }
+
+    public func pool(_ name: String?, _ x: Int, _ p: PoolParams, max: Bool) throws -> Int {
+        let label = name ?? (max ? "max_pool" : "avg_pool")
+        let s = try shape(x, for: label)
+        guard p.kernel.h > 0, p.kernel.w > 0, p.stride.h > 0, p.stride.w > 0 else {
+            throw GraphError.badInput(layer: label, reason: "kernel and stride must be positive")
+        }
+        guard p.padding.top * 2 <= p.kernel.h, p.padding.bottom * 2 <= p.kernel.h,
+              p.padding.left * 2 <= p.kernel.w, p.padding.right * 2 <= p.kernel.w,
+              min(p.padding.top, p.padding.bottom, p.padding.left, p.padding.right) >= 0 else {
+            throw GraphError.badInput(layer: label, reason: "padding must be between 0 and half the kernel")
+        }
+        let h = try Self.outputLength(s.height, kernel: p.kernel.h, stride: p.stride.h, padBefore: p.padding.top,
+                                      padAfter: p.padding.bottom, dilation: 1, ceil: p.ceilMode, layer: label)
+        let w = try Self.outputLength(s.width, kernel: p.kernel.w, stride: p.stride.w, padBefore: p.padding.left,
+                                      padAfter: p.padding.right, dilation: 1, ceil: p.ceilMode, layer: label)
+        return try append(label, max ? .maxPool(p) : .avgPool(p), [x], FeatureShape(height: h, width: w, channels: s.channels))
+    }
+
+    public func globalAvgPool(_ name: String?, _ x: Int) throws -> Int {
+        let label = name ?? "global_avg_pool"
+        let s = try shape(x, for: label)
+        return try append(label, .globalAvgPool, [x], FeatureShape(height: 1, width: 1, channels: s.channels))
+    }
+
+    public func stochasticDepth(_ name: String?, _ x: Int, p: Float) throws -> Int {
+        let label = name ?? "stochastic_depth"
+        guard p >= 0, p < 1 else { throw GraphError.badInput(layer: label, reason: "probability \(p) is not in [0, 1)") }
+        return try append(label, .stochasticDepth(p: p), [x], try shape(x, for: label))
+    }
+
+    public func dropout(_ name: String?, _ x: Int, p: Float) throws -> Int {
+        let label = name ?? "dropout"
+        guard p >= 0, p < 1 else { throw GraphError.badInput(layer: label, reason: "probability \(p) is not in [0, 1)") }
+        return try append(label, .dropout(p: p), [x], try shape(x, for: label))
+    }
+
+    public func beginGroup(_ name: String?) throws -> Int {
+        guard let name, !name.isEmpty else { throw GraphError.plugin("begin_group needs a name") }
+        guard !graph.groups.contains(name) else { throw GraphError.plugin("layer group '\(name)' begins twice") }
+        // The input node alone does not make a group: the first named group takes it over.
+        if graph.groups == [Self.implicitGroup], graph.nodes.allSatisfy({ $0.operation == .input }) {
+            graph.groups = [name]
+            return 0
+        }
+        graph.groups.append(name)
+        return graph.groups.count - 1
+    }
+
+    public func setFeatures(_ x: Int) throws -> Int {
+        let s = try shape(x, for: "features")
+        guard s.height == 1, s.width == 1 else {
+            throw GraphError.badInput(layer: graph.nodes[x].name, reason: "features must be pooled to 1x1, got \(s)")
+        }
+        graph.features = x
+        return 0
+    }
+
+    /// PyTorch's output length for convolution and pooling windows.
+    static func outputLength(_ n: Int, kernel: Int, stride: Int, padBefore: Int, padAfter: Int,
+                             dilation: Int, ceil: Bool, layer: String) throws -> Int {
+        let span = dilation * (kernel - 1) + 1
+        let padded = n + padBefore + padAfter
+        guard padded >= span else {
+            throw GraphError.badInput(layer: layer, reason: "input size \(n) (padded \(padded)) is smaller than the window \(span)")
+        }
+        var out = (padded - span + (ceil ? stride - 1 : 0)) / stride + 1
+        // PyTorch: with ceil_mode the last window must start inside the input or left padding.
+        if ceil, (out - 1) * stride >= n + padBefore { out -= 1 }
+        return out
+    }
+}

@@ -1,0 +1,34 @@
+import PluginABI
+
+/// A backbone a plugin provides: what its descriptor claims plus where it came from.
+public struct Backbone: @unchecked Sendable {
+    public var name: String
+    public var summary: String
+    /// Width of the pooled feature vector (torchvision's `fc.in_features`).
+    public var inFeatures: Int
+    /// Training crop size.
+    public var inputSize: Int
+    /// Evaluation: resize the shorter side to this, then center-crop `inputSize`.
+    public var evalResize: Int
+    public var mean: [Float]
+    public var std: [Float]
+    public var weightsHint: String
+    /// The plugin file this backbone came from.
+    public var pluginPath: String
+    public var pluginName: String
+    public var pluginVersion: String
+    let build: @convention(c) (UnsafePointer<ft_host_api>?, OpaquePointer?) -> Int32
+
+    /// Records the backbone's graph for square inputs of `inputSize` pixels (default: its own).
+    public func makeGraph(inputSize: Int? = nil) throws -> Graph {
+        let size = inputSize ?? self.inputSize
+        return try GraphBuilder(inputHeight: size, inputWidth: size).run(build)
+    }
+
+    /// The backbone's graph with a linear head for `classes` classes attached.
+    public func makeClassifier(classes: Int, inputSize: Int? = nil) throws -> Graph {
+        var graph = try makeGraph(inputSize: inputSize)
+        try graph.attachLinearHead(classes: classes)
+        return graph
+    }
+}

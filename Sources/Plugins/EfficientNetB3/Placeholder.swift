@@ -1,0 +1,1 @@
+// Placeholder until the plugin is written; delete when the real file lands.

@@ -1,0 +1,38 @@
+import ArgumentParser
+import FineTuneCore
+import Foundation
+
+struct Backbones: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the installed backbones.",
+        discussion: "Broken plugin files are reported on stderr, one line each; the others still list.")
+
+    @OptionGroup var plugins: PluginOptions
+
+    @Flag(help: "Print a JSON array: name, in_features, input_size, eval_resize, parameters, plugin, ...")
+    var json = false
+
+    func run() throws {
+        let infos = try plugins.catalog().backbones.map(BackboneInfo.init)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(infos), as: UTF8.self))
+            return
+        }
+        if infos.isEmpty {
+            print("No backbones found. Build the built-in plugins (swift build) or pass --plugin-dir.")
+            return
+        }
+        let rows = [["name", "in_features", "input", "eval resize", "parameters", "plugin"]] + infos.map {
+            [$0.name, String($0.in_features), String($0.input_size), String($0.eval_resize),
+             formatCount($0.parameters), $0.plugin]
+        }
+        let widths = (0..<6).map { c in rows.map { $0[c].count }.max()! }
+        for row in rows {
+            print(row.enumerated().map { c, cell in
+                cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+        }
+    }
+}

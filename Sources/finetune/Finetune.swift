@@ -1,0 +1,42 @@
+import ArgumentParser
+import FineTuneCore
+import Foundation
+
+@main
+struct Finetune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "finetune",
+        abstract: "Fine-tune pretrained CNN image classifiers on the CPU.",
+        discussion: """
+        Backbones are plugins: shared libraries found in --plugin-dir folders, \
+        FINETUNE_PLUGIN_PATH, ./plugins and the folder of this executable.
+        """,
+        subcommands: [Backbones.self, Summary.self]
+    )
+}
+
+/// Where to look for backbone plugins, shared by every subcommand.
+struct PluginOptions: ParsableArguments {
+    @Option(name: .customLong("plugin-dir"), help: "A folder of backbone plugins (*.so) searched first. Repeatable.")
+    var pluginDirs: [String] = []
+
+    /// Loads the catalog and reports each broken plugin on stderr, one line each.
+    func catalog() -> PluginCatalog {
+        let catalog = PluginCatalog(pluginDirs: pluginDirs)
+        for problem in catalog.problems {
+            printError("warning: skipped plugin \(problem)")
+        }
+        return catalog
+    }
+}
+
+func printError(_ message: String) {
+    var stderr = StandardError()
+    print(message, to: &stderr)
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        FileHandle.standardError.write(Data(string.utf8))
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import XCTest
+@testable import FineTuneCore
+
+/// The built-in plugins, loaded with dlopen from the build folder, against torchvision's own
+/// parameter lists (fixtures written by tools/torchvision_names.py).
+final class BuiltInBackboneTests: XCTestCase {
+    static let catalog = PluginCatalog(directories: [PluginCatalog.executableDir!])
+
+    /// name -> (torchvision backbone parameters, in_features, input size, eval resize, total with 1000 classes)
+    let expected: [String: (params: Int, features: Int, input: Int, resize: Int, total1000: Int)] = [
+        "resnet18": (11_176_512, 512, 224, 256, 11_689_512),
+        "mobilenet-v2": (2_223_872, 1280, 224, 256, 3_504_872),
+        "efficientnet-b3": (10_696_232, 1536, 300, 320, 12_233_232),
+    ]
+
+    func testAllThreeLoadWithoutProblems() {
+        XCTAssertEqual(Self.catalog.problems.map(\.description), [])
+        XCTAssertEqual(Set(Self.catalog.backbones.map(\.name)), Set(expected.keys))
+    }
+
+    func testDescriptorsAndParameterCounts() throws {
+        for (name, e) in expected {
+            let backbone = try Self.catalog.backbone(named: name)
+            XCTAssertEqual(backbone.inFeatures, e.features, name)
+            XCTAssertEqual(backbone.inputSize, e.input, name)
+            XCTAssertEqual(backbone.evalResize, e.resize, name)
+            XCTAssertEqual(try backbone.makeGraph().parameterCount, e.params, name)
+            XCTAssertEqual(try backbone.makeClassifier(classes: 1000).parameterCount, e.total1000, name)
+        }
+    }
+
+    func testTensorNamesAndShapesMatchTorchvision() throws {
+        for name in expected.keys {
+            let url = Bundle.module.url(forResource: "Fixtures/\(name).names", withExtension: "txt")!
+            let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }
+            let reference = lines.map { line -> String in
+                let f = line.split(separator: " ")
+                return "\(f[0]) \(f[1]) \(f[2])"
+            }
+            let ours = try Self.catalog.backbone(named: name).makeGraph().tensors.map {
+                "\($0.name) \($0.kind.rawValue) \($0.shape.isEmpty ? "-" : $0.shape.map(String.init).joined(separator: ","))"
+            }
+            XCTAssertEqual(ours.count, reference.count, name)
+            XCTAssertEqual(ours.sorted(), reference.sorted(), name)
+            XCTAssertEqual(ours, reference, "\(name): same tensors, but not in torchvision's state_dict order")
+        }
+    }
+
+    func testLayerGroupsForFreezing() throws {
+        XCTAssertEqual(try Self.catalog.backbone(named: "resnet18").makeGraph().groups,
+                       ["stem", "layer1", "layer2", "layer3", "layer4"])
+        for name in ["mobilenet-v2", "efficientnet-b3"] {
+            XCTAssertEqual(try Self.catalog.backbone(named: name).makeGraph().groups,
+                           ["stem"] + (1...7).map { "stage\($0)" } + ["head_conv"], name)
+        }
+    }
+
+    func testEfficientNetStochasticDepthSchedule() throws {
+        let graph = try Self.catalog.backbone(named: "efficientnet-b3").makeGraph()
+        let probabilities = graph.nodes.compactMap { node -> Float? in
+            if case .stochasticDepth(let p) = node.operation { return p }
+            return nil
+        }
+        // Only blocks with a residual connection drop; block i of 26 drops with 0.2 * i / 26.
+        XCTAssertFalse(probabilities.isEmpty)
+        for p in probabilities {
+            let i = (p * 26 / 0.2).rounded()
+            XCTAssertEqual(p, 0.2 * i / 26, accuracy: 1e-6)
+        }
+        XCTAssertEqual(probabilities.last!, 0.2 * 25 / 26, accuracy: 1e-6)
+    }
+}

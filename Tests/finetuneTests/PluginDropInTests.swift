@@ -1,0 +1,121 @@
+import Foundation
+import XCTest
+import FineTuneCore
+
+/// `finetune backbones` with plugins compiled by the test from plugins/example/tiny_cnn.c:
+/// a good one lists; each bad one gets one line naming the file and the reason.
+final class PluginDropInTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("finetune-plugins-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func testGoodAndBadPluginsSideBySide() throws {
+        try compileExample("tiny_cnn.so")
+        try compileExample("wrong_abi.so", defines: ["TINY_NAME=\"tiny-v2\"", "TINY_ABI_MAJOR=2"])
+        try compileExample("liar.so", defines: ["TINY_NAME=\"tiny-liar\"", "TINY_IN_FEATURES=100"])
+        try compileExample("twin.so")  // claims tiny-cnn again
+        try compileC("no_entry.so", source: "int not_a_plugin(void) { return 1; }\n")
+        try "this is not a library\n".write(to: dir.appendingPathComponent("text.so"), atomically: true, encoding: .utf8)
+
+        let r = try runFinetune(["backbones", "--plugin-dir", dir.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let listed = r.stdout.split(separator: "\n").map { $0.split(separator: " ").first.map(String.init) ?? "" }
+        XCTAssertTrue(listed.contains("tiny-cnn"), r.stdout)
+        for builtIn in ["resnet18", "mobilenet-v2", "efficientnet-b3"] {
+            XCTAssertTrue(listed.contains(builtIn), "built-ins still list: \(r.stdout)")
+        }
+        XCTAssertFalse(r.stdout.contains("tiny-v2") || r.stdout.contains("tiny-liar"), r.stdout)
+
+        let warnings = r.stderr.split(separator: "\n").map(String.init)
+        func line(_ file: String) -> String? { warnings.first { $0.contains(dir.appendingPathComponent(file).path + ":") } }
+        XCTAssertEqual(warnings.count, 5, r.stderr)
+        XCTAssertTrue(line("wrong_abi.so")?.contains("built for plugin ABI 2.0") == true, r.stderr)
+        XCTAssertTrue(line("liar.so")?.contains("declares in_features 100 but its graph produces 64") == true, r.stderr)
+        XCTAssertTrue(line("no_entry.so")?.contains("no 'finetune_plugin_entry' symbol") == true, r.stderr)
+        XCTAssertTrue(line("text.so")?.contains("not a loadable shared library") == true, r.stderr)
+        let twin = line("twin.so")
+        XCTAssertTrue(twin?.contains("already provided by \(dir.appendingPathComponent("tiny_cnn.so").path)") == true, r.stderr)
+    }
+
+    func testEnvironmentPathAndJSON() throws {
+        try compileExample("tiny_cnn.so")
+        let r = try runFinetune(["backbones", "--json"], environment: ["FINETUNE_PLUGIN_PATH": "/nonexistent:" + dir.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let infos = try JSONDecoder().decode([BackboneInfo].self, from: Data(r.stdout.utf8))
+        let tiny = try XCTUnwrap(infos.first { $0.name == "tiny-cnn" })
+        XCTAssertEqual(tiny.in_features, 64)
+        XCTAssertEqual(tiny.parameters, 3 * 16 * 9 + 16 * 32 * 9 + 32 * 64 * 9 + 2 * (16 + 32 + 64))
+        XCTAssertEqual(tiny.plugin, dir.appendingPathComponent("tiny_cnn.so").path)
+        let counts = Dictionary(uniqueKeysWithValues: infos.map { ($0.name, $0.parameters) })
+        XCTAssertEqual(counts["resnet18"], 11_176_512)
+        XCTAssertEqual(counts["mobilenet-v2"], 2_223_872)
+        XCTAssertEqual(counts["efficientnet-b3"], 10_696_232)
+    }
+
+    func testSummaryTotals() throws {
+        for (name, total) in [("resnet18", "11,689,512"), ("mobilenet-v2", "3,504,872"), ("efficientnet-b3", "12,233,232")] {
+            let r = try runFinetune(["summary", "--backbone", name, "--num-classes", "1000"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stdout.contains("total parameters: \(total)"), r.stdout)
+        }
+        let r = try runFinetune(["summary", "--backbone", "resnet18", "--num-classes", "3"])
+        XCTAssertTrue(r.stdout.contains("head      linear"), r.stdout)
+        let missing = try runFinetune(["summary", "--backbone", "vgg16"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("no backbone named 'vgg16'"), missing.stderr)
+    }
+
+    // MARK: helpers
+
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    func compileExample(_ output: String, defines: [String] = []) throws {
+        let source = Self.repositoryRoot.appendingPathComponent("plugins/example/tiny_cnn.c").path
+        try cc(output, arguments: defines.map { "-D" + $0 } + [source])
+    }
+
+    func compileC(_ output: String, source: String) throws {
+        let file = dir.appendingPathComponent(output + ".c")
+        try source.write(to: file, atomically: true, encoding: .utf8)
+        try cc(output, arguments: [file.path])
+    }
+
+    func cc(_ output: String, arguments: [String]) throws {
+        let include = Self.repositoryRoot.appendingPathComponent("Sources/PluginABI/include").path
+        let r = try run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-I", include, "-o", dir.appendingPathComponent(output).path] + arguments)
+        XCTAssertEqual(r.status, 0, "cc failed: \(r.stderr)")
+    }
+
+    func runFinetune(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let exe = URL(fileURLWithPath: PluginCatalog.executableDir!).appendingPathComponent("finetune").path
+        return try run(exe, arguments, environment: environment)
+    }
+
+    func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        p.currentDirectoryURL = dir
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "FINETUNE_PLUGIN_PATH")
+        env.merge(environment) { $1 }
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+}
