@@ -66,7 +66,8 @@ final class PluginDropInTests: XCTestCase {
             XCTAssertTrue(r.stdout.contains("total parameters: \(total)"), r.stdout)
         }
         let r = try runFinetune(["summary", "--backbone", "resnet18", "--num-classes", "3"])
-        XCTAssertTrue(r.stdout.contains("head      linear"), r.stdout)
+        let head = r.stdout.split(separator: "\n").first { $0.hasPrefix("head ") }
+        XCTAssertEqual(head?.split(separator: " ").prefix(4), ["head", "linear", "1x1x3", "1,539"], r.stdout)
         let missing = try runFinetune(["summary", "--backbone", "vgg16"])
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.stderr.contains("no backbone named 'vgg16'"), missing.stderr)

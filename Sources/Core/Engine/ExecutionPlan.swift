@@ -1,0 +1,118 @@
+/// How one executor runs its graph in one mode: which nodes need gradients, which run in
+/// inference mode, which convolutions absorb the BN after them, and which buffer each output
+/// lives in. Made once per (batch size, mode, frozen groups) and reused for every step.
+struct ExecutionPlan {
+    /// What a node does when the plan runs it.
+    enum Step {
+        /// Computes its operation normally.
+        case compute
+        /// Nothing to do: a convolution folded into the BN node after it.
+        case skip
+        /// This BN node runs `conv` with BN folded into its weights, reading the conv's input.
+        case foldedConv(conv: Int)
+        /// Identity (dropout, stochastic depth in inference): the output is the input's buffer.
+        case alias
+    }
+
+    var steps: [Step]
+    /// Training and on a path from a trainable parameter to the output.
+    var needsGrad: [Bool]
+    /// Trainable parameters of the node receive gradients.
+    var trainable: [Bool]
+    /// BN with running statistics, dropout and stochastic depth off.
+    var inferenceMode: [Bool]
+    /// The buffer id holding each node's output (after aliasing), nil for skipped nodes and the input.
+    var storage: [Int?]
+    /// Float count of each buffer id, for the largest batch.
+    var bufferSizes: [Int]
+
+    /// - Parameters:
+    ///   - training: plan a training step (gradients, batch statistics) or pure inference.
+    ///   - frozenGroups: layer groups whose parameters get no gradients.
+    init(graph: Graph, batchSize: Int, training: Bool, frozenGroups: Set<Int>) {
+        let nodes = graph.nodes
+        let trainable = nodes.map { training && !$0.tensors.isEmpty && !frozenGroups.contains($0.group) }
+        var needsGrad = Array(repeating: false, count: nodes.count)
+        for node in nodes {
+            needsGrad[node.id] = trainable[node.id] || node.inputs.contains { needsGrad[$0] }
+        }
+        let inferenceMode = needsGrad.map { !$0 }
+        var consumers = Array(repeating: [Int](), count: nodes.count)
+        for node in nodes { for i in node.inputs { consumers[i].append(node.id) } }
+
+        var steps = Array(repeating: Step.compute, count: nodes.count)
+        for node in nodes where inferenceMode[node.id] {
+            switch node.operation {
+            case .batchNorm:
+                let conv = node.inputs[0]
+                if case .conv2d = nodes[conv].operation, inferenceMode[conv], consumers[conv] == [node.id],
+                   conv != graph.features {
+                    steps[conv] = .skip
+                    steps[node.id] = .foldedConv(conv: conv)
+                }
+            case .dropout, .stochasticDepth:
+                steps[node.id] = .alias
+            default: break
+            }
+        }
+
+        // Buffer assignment. A node's output is kept for the whole step when backward reads
+        // it (the node or a consumer needs gradients); otherwise its buffer returns to the pool
+        // after its last reader runs.
+        let perSample = nodes.map { $0.outputShape.count }
+        var owner = Array(0..<nodes.count)  // node whose buffer holds this node's output
+        for node in nodes {
+            if case .alias = steps[node.id] { owner[node.id] = owner[node.inputs[0]] }
+        }
+        func reads(_ id: Int) -> [Int] {
+            if case .foldedConv(let conv) = steps[id] { return nodes[conv].inputs }
+            return nodes[id].inputs
+        }
+        var lastRead = Array(repeating: -1, count: nodes.count)
+        for node in nodes {
+            switch steps[node.id] {
+            case .skip, .alias: continue
+            default: for i in reads(node.id) { lastRead[owner[i]] = max(lastRead[owner[i]], node.id) }
+            }
+        }
+        for node in nodes where owner[node.id] != node.id {
+            lastRead[owner[node.id]] = max(lastRead[owner[node.id]], lastRead[node.id])
+        }
+        lastRead[owner[graph.output]] = nodes.count  // the result outlives the step
+        let kept = nodes.map { n in needsGrad[n.id] || consumers[n.id].contains { needsGrad[$0] } }
+
+        var storage = [Int?](repeating: nil, count: nodes.count)
+        var bufferSizes: [Int] = []
+        var free: [Int] = []
+        for node in nodes {
+            let id = node.id
+            switch steps[id] {
+            case .skip: continue
+            case .alias: storage[id] = storage[owner[id]]; continue
+            default: break
+            }
+            if case .input = node.operation { continue }  // reads the caller's memory
+            let size = perSample[id] * batchSize
+            if !kept[id], let best = free.filter({ bufferSizes[$0] >= size }).min(by: { bufferSizes[$0] < bufferSizes[$1] })
+                ?? free.max(by: { bufferSizes[$0] < bufferSizes[$1] }) {
+                free.removeAll { $0 == best }
+                bufferSizes[best] = max(bufferSizes[best], size)
+                storage[id] = best
+            } else {
+                bufferSizes.append(size)
+                storage[id] = bufferSizes.count - 1
+            }
+            // Release what this node was the last to read.
+            for i in reads(id) where lastRead[owner[i]] == id && !kept[owner[i]] {
+                if let b = storage[owner[i]], !free.contains(b) { free.append(b) }
+            }
+            if lastRead[id] < 0, !kept[id], id != graph.output, let b = storage[id] { free.append(b) }
+        }
+        self.steps = steps
+        self.needsGrad = needsGrad
+        self.trainable = trainable
+        self.inferenceMode = inferenceMode
+        self.storage = storage
+        self.bufferSizes = bufferSizes
+    }
+}

@@ -1,0 +1,125 @@
+/// The backward pass: walks the graph in reverse from d loss / d output, writing each node's
+/// input gradients and accumulating parameter gradients of trainable groups into the model.
+extension Executor {
+    /// - Parameter outputGradient: d loss / d output, (n, classes) for the batch of the last forward.
+    public func backward(_ outputGradient: UnsafePointer<Float>) {
+        precondition(training, "backward needs an executor planned for training")
+        let out = graph.output
+        guard plan.needsGrad[out] else { return }
+        for i in gradWritten.indices { gradWritten[i] = false }
+        grads[out]!.pointer.update(from: outputGradient, count: graph.nodes[out].outputShape.count * batch)
+        gradWritten[out] = true
+        for node in graph.nodes.reversed() where plan.needsGrad[node.id] && gradWritten[node.id] {
+            backwardNode(node)
+        }
+    }
+
+    /// Hands `body` the memory for input `k`'s gradient: its own buffer on the first write,
+    /// a scratch buffer that is then added in on later writes (residual branches).
+    private func writeGradient(_ node: Node, input k: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) {
+        let j = node.inputs[k]
+        guard plan.needsGrad[j], let g = grads[j] else { return }
+        let count = graph.nodes[j].outputShape.count * batch
+        if !gradWritten[j] {
+            body(g.pointer)
+            gradWritten[j] = true
+        } else {
+            body(accumulate.pointer)
+            let a = accumulate.pointer, d = g.pointer
+            parallelFor(count, minimumPerThread: 16384) { r in for i in r { d[i] += a[i] } }
+        }
+    }
+
+    private func gradientPointer(_ node: Node, input k: Int) -> Bool {
+        plan.needsGrad[node.inputs[k]]
+    }
+
+    private func backwardNode(_ node: Node) {
+        let id = node.id, n = batch
+        let dy = grads[id]!.pointer
+        let y = pointers[id]!
+        func x(_ k: Int = 0) -> UnsafeMutablePointer<Float> { pointers[node.inputs[k]]! }
+        let inShape = node.inputs.first.map { graph.nodes[$0].outputShape }
+        let count = node.outputShape.count * n
+        let s = model.slots(of: id)
+        let trainable = plan.trainable[id]
+        func grad(_ k: Int) -> UnsafeMutablePointer<Float>? { trainable ? s[k].grad!.pointer : nil }
+
+        switch node.operation {
+        case .conv2d:
+            var g = geometry[id]!; g.n = n
+            let bias = s.count > 1 ? grad(1) : nil
+            let wantsDx = gradientPointer(node, input: 0)
+            if g.isDepthwise {
+                if trainable { DepthwiseConv2D.backward(g, x: x(), weight: s[0].value.pointer, dy: dy, dx: nil, dWeight: grad(0), dBias: bias) }
+                if wantsDx {
+                    writeGradient(node, input: 0) { dx in
+                        DepthwiseConv2D.backward(g, x: x(), weight: s[0].value.pointer, dy: dy, dx: dx, dWeight: nil, dBias: nil)
+                    }
+                }
+            } else {
+                if trainable {
+                    Conv2D.backward(g, x: x(), weight: s[0].value.pointer, dy: dy, dx: nil, dWeight: grad(0), dBias: bias,
+                                    scratch: scratch.pointer)
+                }
+                if wantsDx {
+                    writeGradient(node, input: 0) { dx in
+                        Conv2D.backward(g, x: x(), weight: s[0].value.pointer, dy: dy, dx: dx, dWeight: nil, dBias: nil,
+                                        scratch: scratch.pointer)
+                    }
+                }
+            }
+        case .batchNorm:
+            let rows = n * node.outputShape.height * node.outputShape.width, c = node.outputShape.channels
+            let stats = batchStats[id]!.pointer
+            if trainable {
+                BatchNorm.backward(x: x(), dy: dy, rows: rows, channels: c, gamma: s[0].value.pointer, mean: stats,
+                                   invStd: stats + c, dx: nil, dGamma: grad(0), dBeta: grad(1))
+            }
+            writeGradient(node, input: 0) { dx in
+                BatchNorm.backward(x: x(), dy: dy, rows: rows, channels: c, gamma: s[0].value.pointer, mean: stats,
+                                   invStd: stats + c, dx: dx, dGamma: nil, dBeta: nil)
+            }
+        case .activation(let a):
+            writeGradient(node, input: 0) { dx in ActivationKernel.backward(a, x: x(), y: y, dy: dy, dx: dx, count: count) }
+        case .add:
+            for k in 0..<2 { writeGradient(node, input: k) { dx in dx.update(from: dy, count: count) } }
+        case .channelMultiply:
+            let sh = node.outputShape, hw = sh.height * sh.width
+            writeGradient(node, input: 0) { dx in
+                ChannelMultiply.backward(x: x(0), scale: x(1), dy: dy, dx: dx, dScale: nil, n: n, hw: hw, c: sh.channels)
+            }
+            writeGradient(node, input: 1) { ds in
+                ChannelMultiply.backward(x: x(0), scale: x(1), dy: dy, dx: nil, dScale: ds, n: n, hw: hw, c: sh.channels)
+            }
+        case .maxPool:
+            var g = geometry[id]!; g.n = n
+            writeGradient(node, input: 0) { dx in MaxPool.backward(g, x: x(), y: y, dy: dy, dx: dx) }
+        case .avgPool(let p):
+            var g = geometry[id]!; g.n = n
+            writeGradient(node, input: 0) { dx in AvgPool.backward(g, p, dy: dy, dx: dx) }
+        case .globalAvgPool:
+            writeGradient(node, input: 0) { dx in
+                GlobalAvgPool.backward(dy: dy, dx: dx, n: n, hw: inShape!.height * inShape!.width, c: inShape!.channels)
+            }
+        case .dropout, .stochasticDepth:
+            let per = node.outputShape.count
+            let perMask: Int
+            if case .dropout = node.operation { perMask = 1 } else { perMask = per }
+            writeGradient(node, input: 0) { dx in
+                DropMask.apply(x: dy, mask: masks[id]!.pointer, y: dx, n: n, per: per, perMask: perMask)
+            }
+        case .linear(let o, _):
+            let f = inShape!.count
+            if trainable {
+                Linear.backward(x: x(), weight: s[0].value.pointer, dy: dy, dx: nil, dWeight: grad(0),
+                                dBias: s.count > 1 ? grad(1) : nil, n: n, f: f, o: o)
+            }
+            writeGradient(node, input: 0) { dx in
+                Linear.backward(x: x(), weight: s[0].value.pointer, dy: dy, dx: dx, dWeight: nil, dBias: nil, n: n, f: f, o: o)
+            }
+        case .input:
+            break
+        }
+    }
+}

@@ -1,0 +1,200 @@
+/// Runs a model's graph forward and backward over NHWC Float32 batches.
+///
+/// The executor owns every activation, gradient and scratch buffer, planned once for its
+/// batch size (see `ExecutionPlan`) and reused each step. Frozen layer groups get no parameter
+/// gradients; where everything upstream is frozen, nodes run in inference mode (BN running
+/// statistics, folded into the preceding convolution) and keep no activations for backward.
+public final class Executor {
+    public let model: Model
+    public let batchSize: Int
+    public let training: Bool
+    public let frozenGroups: Set<Int>
+    let plan: ExecutionPlan
+    let graph: Graph
+
+    var buffers: [FloatBuffer]
+    var grads: [FloatBuffer?]
+    var gradWritten: [Bool]
+    var accumulate: FloatBuffer
+    var scratch: FloatBuffer
+    /// Per BN node in training mode: mean then 1/std of the last batch, (2c).
+    var batchStats: [FloatBuffer?]
+    /// Per dropout / stochastic depth node in training mode.
+    var masks: [FloatBuffer?]
+    /// Folded weights and biases per folded BN node, rebuilt when the model's version changes.
+    var folded: [(weight: FloatBuffer, bias: FloatBuffer)?]
+    var foldedVersion = -1
+    var geometry: [ConvGeometry?]
+    var pointers: [UnsafeMutablePointer<Float>?]
+    var batch = 0
+
+    /// - Parameters:
+    ///   - model: the weights; the executor reads them and writes their gradients.
+    ///   - batchSize: the largest batch `forward` will be given.
+    ///   - training: plan training steps (batch statistics, gradients) or inference only.
+    ///   - frozenGroups: indices into `model.graph.groups` that receive no gradients.
+    public init(model: Model, batchSize: Int, training: Bool, frozenGroups: Set<Int> = []) {
+        self.model = model
+        self.batchSize = batchSize
+        self.training = training
+        self.frozenGroups = frozenGroups
+        let graph = model.graph
+        self.graph = graph
+        let plan = ExecutionPlan(graph: graph, batchSize: batchSize, training: training, frozenGroups: frozenGroups)
+        self.plan = plan
+        buffers = plan.bufferSizes.map { FloatBuffer(count: $0, zeroed: false) }
+        let nodes = graph.nodes
+        grads = nodes.map { plan.needsGrad[$0.id] ? FloatBuffer(count: $0.outputShape.count * batchSize, zeroed: false) : nil }
+        gradWritten = Array(repeating: false, count: nodes.count)
+        let largest = nodes.map(\.outputShape.count).max() ?? 0
+        accumulate = FloatBuffer(count: training ? largest * batchSize : 0, zeroed: false)
+        geometry = nodes.map { node in
+            guard let input = node.inputs.first else { return nil }
+            let shape = nodes[input].outputShape
+            switch node.operation {
+            case .conv2d(let p): return ConvGeometry(batch: batchSize, input: shape, output: node.outputShape, conv: p)
+            case .maxPool(let p), .avgPool(let p): return ConvGeometry(batch: batchSize, input: shape, output: node.outputShape, pool: p)
+            default: return nil
+            }
+        }
+        scratch = FloatBuffer(count: geometry.compactMap { $0.map(Conv2D.scratchCount) }.max() ?? 0, zeroed: false)
+        batchStats = nodes.map { node in
+            if case .batchNorm = node.operation, !plan.inferenceMode[node.id] { return FloatBuffer(count: 2 * node.outputShape.channels) }
+            return nil
+        }
+        masks = nodes.map { node in
+            guard !plan.inferenceMode[node.id] else { return nil }
+            switch node.operation {
+            case .dropout: return FloatBuffer(count: node.outputShape.count * batchSize)
+            case .stochasticDepth: return FloatBuffer(count: batchSize)
+            default: return nil
+            }
+        }
+        folded = Array(repeating: nil, count: nodes.count)
+        pointers = Array(repeating: nil, count: nodes.count)
+    }
+
+    /// Floats held by activation, gradient and scratch buffers.
+    public var plannedFloats: Int {
+        buffers.reduce(0) { $0 + $1.count } + grads.reduce(0) { $0 + ($1?.count ?? 0) } + accumulate.count + scratch.count
+    }
+
+    /// Runs the graph on `n` samples (n <= batchSize) of `input` (n, h, w, c) and returns the
+    /// output node's values (n, classes) — logits with a head, else the pooled features.
+    /// `rng` draws the dropout and stochastic-depth masks in training.
+    @discardableResult
+    public func forward(_ input: UnsafePointer<Float>, count n: Int, rng: inout SplitMix64) -> UnsafeMutablePointer<Float> {
+        precondition(n >= 1 && n <= batchSize, "batch of \(n) does not fit an executor planned for \(batchSize)")
+        batch = n
+        if foldedVersion != model.version { foldBatchNorm() }
+        for node in graph.nodes {
+            let id = node.id
+            switch plan.steps[id] {
+            case .skip: continue
+            case .alias: pointers[id] = pointers[node.inputs[0]]; continue
+            default: break
+            }
+            if case .input = node.operation {
+                pointers[id] = UnsafeMutablePointer(mutating: input)
+                continue
+            }
+            pointers[id] = buffers[plan.storage[id]!].pointer
+            forwardNode(node, rng: &rng)
+        }
+        return pointers[graph.output]!
+    }
+
+    /// The output of node `id` from the last forward (valid until the next forward).
+    public func output(of id: Int) -> UnsafePointer<Float>? { pointers[id].map { UnsafePointer($0) } }
+
+    private func forwardNode(_ node: Node, rng: inout SplitMix64) {
+        let id = node.id, n = batch
+        let y = pointers[id]!
+        func x(_ k: Int = 0) -> UnsafeMutablePointer<Float> { pointers[node.inputs[k]]! }
+        let inShape = node.inputs.first.map { graph.nodes[$0].outputShape }
+        let count = node.outputShape.count * n
+        let s = model.slots(of: id)
+        switch (node.operation, plan.steps[id]) {
+        case (.batchNorm, .foldedConv(let conv)):
+            var g = geometry[conv]!; g.n = n
+            let f = folded[id]!
+            runConv(g, conv: conv, x: pointers[graph.nodes[conv].inputs[0]]!, weight: f.weight.pointer, bias: f.bias.pointer, y: y)
+        case (.conv2d, _):
+            var g = geometry[id]!; g.n = n
+            runConv(g, conv: id, x: x(), weight: s[0].value.pointer, bias: s.count > 1 ? s[1].value.pointer : nil, y: y)
+        case (.batchNorm(let eps, let momentum), _):
+            let rows = n * node.outputShape.height * node.outputShape.width, c = node.outputShape.channels
+            if plan.inferenceMode[id] {
+                BatchNorm.forwardInference(x: x(), rows: rows, channels: c, gamma: s[0].value.pointer, beta: s[1].value.pointer,
+                                           eps: eps, runningMean: s[2].value.pointer, runningVar: s[3].value.pointer, y: y)
+            } else {
+                let stats = batchStats[id]!.pointer
+                BatchNorm.forwardTraining(x: x(), rows: rows, channels: c, gamma: s[0].value.pointer, beta: s[1].value.pointer,
+                                          eps: eps, momentum: momentum, runningMean: s[2].value.pointer,
+                                          runningVar: s[3].value.pointer, mean: stats, invStd: stats + c, y: y)
+                s[4].value[0] += 1
+            }
+        case (.activation(let a), _):
+            ActivationKernel.forward(a, x: x(), y: y, count: count)
+        case (.add, _):
+            Add.forward(a: x(0), b: x(1), y: y, count: count)
+        case (.channelMultiply, _):
+            let sh = node.outputShape
+            ChannelMultiply.forward(x: x(0), scale: x(1), y: y, n: n, hw: sh.height * sh.width, c: sh.channels)
+        case (.maxPool, _):
+            var g = geometry[id]!; g.n = n
+            MaxPool.forward(g, x: x(), y: y)
+        case (.avgPool(let p), _):
+            var g = geometry[id]!; g.n = n
+            AvgPool.forward(g, p, x: x(), y: y)
+        case (.globalAvgPool, _):
+            GlobalAvgPool.forward(x: x(), y: y, n: n, hw: inShape!.height * inShape!.width, c: inShape!.channels)
+        case (.dropout(let p), _), (.stochasticDepth(let p), _):
+            let mask = masks[id]!.pointer
+            let per = node.outputShape.count
+            let perMask: Int
+            if case .dropout = node.operation { perMask = 1 } else { perMask = per }
+            DropMask.sample(p: p, mask: mask, count: n * per / perMask, rng: &rng)
+            DropMask.apply(x: x(), mask: mask, y: y, n: n, per: per, perMask: perMask)
+        case (.linear(let o, _), _):
+            Linear.forward(x: x(), weight: s[0].value.pointer, bias: s.count > 1 ? s[1].value.pointer : nil,
+                           y: y, n: n, f: inShape!.count, o: o)
+        case (.input, _):
+            break
+        }
+    }
+
+    func runConv(_ g: ConvGeometry, conv: Int, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+        if g.isDepthwise {
+            DepthwiseConv2D.forward(g, x: x, weight: weight, bias: bias, y: y)
+        } else {
+            Conv2D.forward(g, x: x, weight: weight, bias: bias, y: y, scratch: scratch.pointer)
+        }
+    }
+
+    /// Folds each inference-mode BN into the convolution before it:
+    /// w' = w * gamma / sqrt(var + eps) per output channel, b' = beta + (b - mean) * gamma / sqrt(var + eps).
+    private func foldBatchNorm() {
+        for node in graph.nodes {
+            guard case .foldedConv(let conv) = plan.steps[node.id], case .batchNorm(let eps, _) = node.operation else { continue }
+            let cs = model.slots(of: conv), bn = model.slots(of: node.id)
+            let oc = node.outputShape.channels
+            let weight = cs[0].value, perOut = weight.count / oc
+            let f = folded[node.id] ?? (FloatBuffer(count: weight.count), FloatBuffer(count: oc))
+            let depthwise = model.isDepthwise(conv)
+            for o in 0..<oc {
+                let scale = bn[0].value[o] / (bn[3].value[o] + eps).squareRoot()
+                let b = cs.count > 1 ? cs[1].value[o] : 0
+                f.bias[o] = bn[1].value[o] + (b - bn[2].value[o]) * scale
+                for k in 0..<perOut {
+                    // OHWI: output channel is the slowest index; depthwise HWC: the fastest.
+                    let i = depthwise ? k * oc + o : o * perOut + k
+                    f.weight[i] = weight[i] * scale
+                }
+            }
+            folded[node.id] = f
+        }
+        foldedVersion = model.version
+    }
+}

@@ -1,0 +1,18 @@
+/// A weight or model file that cannot be used: the file, what is wrong (naming the tensor or
+/// key when there is one) and, when there is one, what to do about it.
+public struct WeightsFileError: Error, Equatable, CustomStringConvertible {
+    /// The file as the user named it.
+    public var file: String
+    public var reason: String
+    public var hint: String?
+
+    public init(file: String, reason: String, hint: String? = nil) {
+        self.file = file
+        self.reason = reason
+        self.hint = hint
+    }
+
+    public var description: String {
+        hint.map { "\(file): \(reason)\nhint: \($0)" } ?? "\(file): \(reason)"
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+
+/// Elementwise activations, forward and backward. x is the input, y the output, both (count).
+enum ActivationKernel {
+    static func forward(_ a: Activation, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, count: Int) {
+        parallelFor(count, minimumPerThread: 16384) { r in
+            switch a {
+            case .relu: for i in r { y[i] = max(x[i], 0) }
+            case .relu6: for i in r { y[i] = min(max(x[i], 0), 6) }
+            case .silu: for i in r { y[i] = x[i] / (1 + expf(-x[i])) }
+            case .sigmoid: for i in r { y[i] = 1 / (1 + expf(-x[i])) }
+            }
+        }
+    }
+
+    /// dx = dy * a'(x), written (not accumulated).
+    static func backward(_ a: Activation, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
+                         dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count: Int) {
+        parallelFor(count, minimumPerThread: 16384) { r in
+            switch a {
+            case .relu: for i in r { dx[i] = y[i] > 0 ? dy[i] : 0 }
+            case .relu6: for i in r { dx[i] = y[i] > 0 && y[i] < 6 ? dy[i] : 0 }
+            case .silu:
+                for i in r {
+                    let s = 1 / (1 + expf(-x[i]))
+                    dx[i] = dy[i] * s * (1 + x[i] * (1 - s))
+                }
+            case .sigmoid: for i in r { dx[i] = dy[i] * y[i] * (1 - y[i]) }
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+/// Depthwise 2-D convolution (groups == in == out channels), a direct kernel vectorised over
+/// channels, forward and backward.
+///
+///     x     (n, h, w, c)
+///     wt    (kh, kw, c)      weights ("HWC"; files keep torchvision's (c, 1, kh, kw))
+///     bias  (c)              optional
+///     y     (n, oh, ow, c)
+enum DepthwiseConv2D {
+    static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+        let c = g.c
+        parallelFor(g.n * g.oh, minimumPerThread: 2) { rows in
+            for r in rows {
+                let s = r / g.oh, oy = r % g.oh
+                let xs = x + s * g.h * g.w * c
+                for ox in 0..<g.ow {
+                    let out = y + (r * g.ow + ox) * c
+                    if let bias { out.update(from: bias, count: c) } else { out.update(repeating: 0, count: c) }
+                    for ky in 0..<g.kh {
+                        let iy = oy * g.sh - g.pt + ky * g.dh
+                        if iy < 0 || iy >= g.h { continue }
+                        for kx in 0..<g.kw {
+                            let ix = ox * g.sw - g.pl + kx * g.dw
+                            if ix < 0 || ix >= g.w { continue }
+                            let xin = xs + (iy * g.w + ix) * c
+                            let wk = weight + (ky * g.kw + kx) * c
+                            for ci in 0..<c { out[ci] += xin[ci] * wk[ci] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Accumulates dW and dBias when given; writes dX when given (overwriting it).
+    static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                         dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
+                         dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?) {
+        let c = g.c
+        if let dBias { sumRows(dy, rows: g.n * g.oh * g.ow, channels: c, into: dBias) }
+        if let dx {
+            dx.update(repeating: 0, count: g.inputCount)
+            parallelFor(g.n) { samples in
+                for s in samples {
+                    let dxs = dx + s * g.h * g.w * c
+                    for oy in 0..<g.oh {
+                        for ox in 0..<g.ow {
+                            let d = dy + ((s * g.oh + oy) * g.ow + ox) * c
+                            for ky in 0..<g.kh {
+                                let iy = oy * g.sh - g.pt + ky * g.dh
+                                if iy < 0 || iy >= g.h { continue }
+                                for kx in 0..<g.kw {
+                                    let ix = ox * g.sw - g.pl + kx * g.dw
+                                    if ix < 0 || ix >= g.w { continue }
+                                    let dst = dxs + (iy * g.w + ix) * c
+                                    let wk = weight + (ky * g.kw + kx) * c
+                                    for ci in 0..<c { dst[ci] += d[ci] * wk[ci] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        guard let dWeight else { return }
+        // Each thread sums its samples into its own partial dW; the partials are added at the end.
+        let wCount = g.kh * g.kw * c
+        let threads = min(ComputeThreads.count, g.n)
+        let partial = FloatBuffer(count: threads * wCount)
+        let chunk = (g.n + threads - 1) / threads
+        parallelFor(threads) { ts in
+            for t in ts {
+                let acc = partial.pointer + t * wCount
+                for s in (t * chunk)..<min(g.n, (t + 1) * chunk) {
+                    let xs = x + s * g.h * g.w * c
+                    for oy in 0..<g.oh {
+                        for ox in 0..<g.ow {
+                            let d = dy + ((s * g.oh + oy) * g.ow + ox) * c
+                            for ky in 0..<g.kh {
+                                let iy = oy * g.sh - g.pt + ky * g.dh
+                                if iy < 0 || iy >= g.h { continue }
+                                for kx in 0..<g.kw {
+                                    let ix = ox * g.sw - g.pl + kx * g.dw
+                                    if ix < 0 || ix >= g.w { continue }
+                                    let xin = xs + (iy * g.w + ix) * c
+                                    let a = acc + (ky * g.kw + kx) * c
+                                    for ci in 0..<c { a[ci] += d[ci] * xin[ci] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for t in 0..<threads {
+            let p = partial.pointer + t * wCount
+            for i in 0..<wCount { dWeight[i] += p[i] }
+        }
+    }
+}

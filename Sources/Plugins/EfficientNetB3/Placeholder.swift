@@ -1,1 +1,0 @@
-// Placeholder until the plugin is written; delete when the real file lands.

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Write the reference tensor lists the built-in backbone plugins are tested against.
+
+For each of torchvision's resnet18, mobilenet_v2 and efficientnet_b3 (built with weights=None,
+so nothing is downloaded), this writes
+
+    Tests/FineTuneCoreTests/Fixtures/<backbone>.names.txt      (<backbone>: resnet18, mobilenet-v2, efficientnet-b3)
+
+with one line per state_dict entry of the backbone, in state_dict order, leaving out the
+classifier (``fc.*``, ``classifier.*``), which the host attaches itself:
+
+    <key> <kind> <shape>
+
+where kind is ``param`` (a trainable parameter) or ``buffer`` (running statistics), and shape is
+the comma-separated dimensions, or ``-`` for a scalar (``num_batches_tracked``). The first line is
+a comment: ``# torchvision <version>; backbone parameters: <count>``, the parameter count without
+the classifier.
+
+Run it from anywhere, with a Python that has torch and torchvision installed:
+
+    python tools/torchvision_names.py            # writes into the repository's fixtures
+    python tools/torchvision_names.py OUT_DIR    # or into another folder
+"""
+
+import pathlib
+import sys
+
+import torchvision
+from torchvision import models
+
+# backbone name used by finetune -> torchvision constructor
+BACKBONES = {
+    "resnet18": models.resnet18,
+    "mobilenet-v2": models.mobilenet_v2,
+    "efficientnet-b3": models.efficientnet_b3,
+}
+CLASSIFIER_PREFIXES = ("fc.", "classifier.")
+DEFAULT_OUT = pathlib.Path(__file__).resolve().parent.parent / "Tests" / "FineTuneCoreTests" / "Fixtures"
+
+
+def backbone_lines(model):
+    """The fixture lines (without the header) and the backbone's parameter count."""
+    parameter_names = {name for name, _ in model.named_parameters()}
+    lines, count = [], 0
+    for key, tensor in model.state_dict().items():
+        if key.startswith(CLASSIFIER_PREFIXES):
+            continue
+        kind = "param" if key in parameter_names else "buffer"
+        shape = ",".join(str(d) for d in tensor.shape) or "-"
+        lines.append(f"{key} {kind} {shape}")
+        if kind == "param":
+            count += tensor.numel()
+    return lines, count
+
+
+def main():
+    out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_OUT
+    out.mkdir(parents=True, exist_ok=True)
+    for name, constructor in BACKBONES.items():
+        lines, count = backbone_lines(constructor(weights=None))
+        path = out / f"{name}.names.txt"
+        header = f"# torchvision {torchvision.__version__}; backbone parameters: {count}"
+        path.write_text("\n".join([header] + lines) + "\n")
+        print(f"{path}: {len(lines)} tensors, {count} parameters")
+
+
+if __name__ == "__main__":
+    main()
