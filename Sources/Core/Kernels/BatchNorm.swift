@@ -13,20 +13,20 @@ enum BatchNorm {
                                 runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
                                 mean: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>,
                                 y: UnsafeMutablePointer<Float>) {
-        columnSums(rows: rows, channels: c, into: mean) { row, acc in
+        let sums = columnSums(rows: rows, channels: c) { row, acc in
             let xr = x + row * c
-            for i in 0..<c { acc[i] += xr[i] }
+            for i in 0..<c { acc[i] += Double(xr[i]) }
         }
-        let inv = 1 / Float(rows)
-        for i in 0..<c { mean[i] *= inv }
+        let inv = 1 / Double(rows)
+        for i in 0..<c { mean[i] = Float(sums[i] * inv) }
         // Second pass: variance about the mean (stable where E[x^2] - E[x]^2 is not).
-        columnSums(rows: rows, channels: c, into: invStd) { row, acc in
+        let squares = columnSums(rows: rows, channels: c) { row, acc in
             let xr = x + row * c
-            for i in 0..<c { let d = xr[i] - mean[i]; acc[i] += d * d }
+            for i in 0..<c { let d = Double(xr[i] - mean[i]); acc[i] += d * d }
         }
         let unbias = rows > 1 ? Float(rows) / Float(rows - 1) : 1
         for i in 0..<c {
-            let variance = invStd[i] * inv
+            let variance = Float(squares[i] * inv)
             runningMean[i] = (1 - momentum) * runningMean[i] + momentum * mean[i]
             runningVar[i] = (1 - momentum) * runningVar[i] + momentum * variance * unbias
             invStd[i] = 1 / (variance + eps).squareRoot()
@@ -39,25 +39,22 @@ enum BatchNorm {
                                  gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                                  runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>,
                                  y: UnsafeMutablePointer<Float>) {
-        let invStd = FloatBuffer(count: c)
-        for i in 0..<c { invStd[i] = 1 / (runningVar[i] + eps).squareRoot() }
-        normalize(x: x, rows: rows, channels: c, mean: runningMean, invStd: invStd.pointer, gamma: gamma, beta: beta, y: y)
+        let invStd = (0..<c).map { 1 / (runningVar[$0] + eps).squareRoot() }
+        normalize(x: x, rows: rows, channels: c, mean: runningMean, invStd: invStd, gamma: gamma, beta: beta, y: y)
     }
 
-    /// y = (x - mean) * invStd * gamma + beta.
+    /// y = (x - mean) * (invStd * gamma) + beta.
     static func normalize(x: UnsafePointer<Float>, rows: Int, channels c: Int, mean: UnsafePointer<Float>,
                           invStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                           y: UnsafeMutablePointer<Float>) {
-        let scale = FloatBuffer(count: c), shift = FloatBuffer(count: c)
-        for i in 0..<c {
-            scale[i] = gamma[i] * invStd[i]
-            shift[i] = beta[i] - mean[i] * scale[i]
-        }
-        let sc = scale.pointer, sh = shift.pointer
-        parallelFor(rows, minimumPerThread: 64) { range in
-            for r in range {
-                let xr = x + r * c, yr = y + r * c
-                for i in 0..<c { yr[i] = xr[i] * sc[i] + sh[i] }
+        let sc = (0..<c).map { gamma[$0] * invStd[$0] }
+        sc.withUnsafeBufferPointer { scale in
+            let a = scale.baseAddress!
+            parallelFor(rows, minimumPerThread: 64) { range in
+                for r in range {
+                    let xr = x + r * c, yr = y + r * c
+                    for i in 0..<c { yr[i] = (xr[i] - mean[i]) * a[i] + beta[i] }
+                }
             }
         }
     }
@@ -68,47 +65,55 @@ enum BatchNorm {
                          dx: UnsafeMutablePointer<Float>?, dGamma: UnsafeMutablePointer<Float>?,
                          dBeta: UnsafeMutablePointer<Float>?) {
         // sums[0..<c] = sum dy; sums[c..<2c] = sum dy * xhat
-        let sums = FloatBuffer(count: 2 * c)
-        columnSums(rows: rows, channels: 2 * c, into: sums.pointer) { row, acc in
+        let sums = columnSums(rows: rows, channels: 2 * c) { row, acc in
             let xr = x + row * c, dr = dy + row * c
             for i in 0..<c {
-                acc[i] += dr[i]
-                acc[c + i] += dr[i] * (xr[i] - mean[i]) * invStd[i]
+                acc[i] += Double(dr[i])
+                acc[c + i] += Double(dr[i] * (xr[i] - mean[i]) * invStd[i])
             }
         }
-        let sumDy = sums.pointer, sumDyXhat = sums.pointer + c
+        let sumDy = sums[0..<c].map { Float($0) }, sumDyXhat = sums[c...].map { Float($0) }
         if let dBeta { for i in 0..<c { dBeta[i] += sumDy[i] } }
         if let dGamma { for i in 0..<c { dGamma[i] += sumDyXhat[i] } }
         guard let dx else { return }
+        // dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat)), as (x - mean) * a + dy * b + k per channel.
         let inv = 1 / Float(rows)
-        parallelFor(rows, minimumPerThread: 64) { range in
-            for r in range {
-                let xr = x + r * c, dr = dy + r * c, out = dx + r * c
-                for i in 0..<c {
-                    let xhat = (xr[i] - mean[i]) * invStd[i]
-                    out[i] = gamma[i] * invStd[i] * (dr[i] - sumDy[i] * inv - xhat * sumDyXhat[i] * inv)
+        var a = [Float](repeating: 0, count: c), b = a, k = a
+        for i in 0..<c {
+            let g = gamma[i] * invStd[i], m = sumDyXhat[i] * inv * invStd[i]
+            a[i] = -g * m
+            b[i] = g
+            k[i] = -g * sumDy[i] * inv
+        }
+        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in k.withUnsafeBufferPointer { k in
+            let pa = a.baseAddress!, pb = b.baseAddress!, pk = k.baseAddress!
+            parallelFor(rows, minimumPerThread: 64) { range in
+                for r in range {
+                    let xr = x + r * c, dr = dy + r * c, out = dx + r * c
+                    for i in 0..<c { out[i] = (xr[i] - mean[i]) * pa[i] + dr[i] * pb[i] + pk[i] }
                 }
             }
-        }
+        } } }
     }
 }
 
-/// Sums per-row contributions into `out` (width floats, overwritten): each thread accumulates its
-/// rows into a private partial, and the partials are added in a fixed order (deterministic).
-func columnSums(rows: Int, channels width: Int, into out: UnsafeMutablePointer<Float>,
-                _ addRow: (Int, UnsafeMutablePointer<Float>) -> Void) {
+/// Sums per-row contributions over all rows, in Double: each thread accumulates its rows into
+/// a private partial, and the partials are added in a fixed order (deterministic).
+func columnSums(rows: Int, channels width: Int, _ addRow: (Int, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
     let threads = max(1, min(ComputeThreads.count, rows / 256))
-    let partial = FloatBuffer(count: threads * width)
+    let partial = UnsafeMutablePointer<Double>.allocate(capacity: threads * width)
+    defer { partial.deallocate() }
+    partial.initialize(repeating: 0, count: threads * width)
     let chunk = (rows + threads - 1) / threads
     parallelFor(threads) { ts in
         for t in ts {
-            let acc = partial.pointer + t * width
+            let acc = partial + t * width
             for r in (t * chunk)..<min(rows, (t + 1) * chunk) { addRow(r, acc) }
         }
     }
-    out.update(from: partial.pointer, count: width)
-    for t in 1..<max(threads, 1) {
-        let p = partial.pointer + t * width
-        for i in 0..<width { out[i] += p[i] }
+    var out = Array(UnsafeBufferPointer(start: partial, count: width))
+    for t in 1..<threads {
+        for i in 0..<width { out[i] += partial[t * width + i] }
     }
+    return out
 }

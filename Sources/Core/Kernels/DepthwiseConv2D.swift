@@ -92,9 +92,11 @@ enum DepthwiseConv2D {
                 }
             }
         }
-        for t in 0..<threads {
-            let p = partial.pointer + t * wCount
-            for i in 0..<wCount { dWeight[i] += p[i] }
+        withExtendedLifetime(partial) {
+            for t in 0..<threads {
+                let p = partial.pointer + t * wCount
+                for i in 0..<wCount { dWeight[i] += p[i] }
+            }
         }
     }
 }

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Reference outputs from torchvision for the engine's parity tests.
+
+For resnet18, mobilenet_v2 and efficientnet_b3 with a 10-class linear head, at a reduced
+input size, this script:
+  - fills every parameter and BN buffer from a counter-based generator that the Swift tests
+    reproduce bit for bit (SplitMix64's mix of seed ^ FNV-1a(name) + (i+1) * golden ratio),
+  - runs eval mode: the logits;
+  - runs one training-mode forward and backward (stochastic depth off, as the Swift side):
+    the logits, the cross-entropy loss, every parameter's gradient (its L2 norm and 32
+    sampled entries), and sampled running statistics after the batch.
+It writes Tests/FineTuneCoreTests/Fixtures/parity.json (a few hundred KB).
+
+Run (needs torch and torchvision):  python tools/make_parity_fixtures.py
+"""
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+import torchvision
+
+SEED = 2024
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+MASK64 = (1 << 64) - 1
+# Input sizes where the training-mode gradients are well conditioned: torch's own float32
+# result agrees with its float64 result within 2e-4 (printed as "conditioning" below). With
+# batch statistics over only a few values per channel, some sizes amplify rounding to 1e-2,
+# which would test rounding rather than the implementation.
+CASES = [("resnet18", "resnet18", "fc", 64), ("mobilenet-v2", "mobilenet_v2", "classifier", 160),
+         ("efficientnet-b3", "efficientnet_b3", "classifier", 64)]
+BATCH, CLASSES, SAMPLES = 2, 10, 32
+LABELS = [3, 7]
+
+
+def fnv1a(text):
+    h = 0xCBF29CE484222325
+    for b in text.encode():
+        h = ((h ^ b) * 0x100000001B3) & MASK64
+    return h
+
+
+def uniform(key, count):
+    """count floats in [0, 1) with 24 random bits, from (SEED, key)."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(SEED ^ fnv1a(key)) + (np.arange(count, dtype=np.uint64) + np.uint64(1)) * GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(40)).astype(np.float32) * np.float32(1.0 / 16777216)
+
+
+def symmetric(key, count, scale):
+    """Uniform in [-scale, scale), computed in float32 exactly as the Swift side does."""
+    return (np.float32(2) * uniform(key, count) - np.float32(1)) * np.float32(scale)
+
+
+def tensor_values(name, shape):
+    count = int(np.prod(shape)) if shape else 1
+    if name.endswith("num_batches_tracked"):
+        return None
+    if name.endswith("running_var"):
+        return np.float32(0.5) + uniform(name, count)
+    if name.endswith("running_mean") or name.endswith(".bias"):
+        return symmetric(name, count, 0.1)
+    if len(shape) == 1:  # BN weight
+        return np.float32(0.5) + uniform(name, count)
+    fan_in = int(np.prod(shape[1:]))
+    return symmetric(name, count, math.sqrt(6.0 / fan_in))
+
+
+def sample_indices(name, count):
+    u = uniform(name + "#sample", SAMPLES)
+    return sorted(set(int(x) for x in (u.astype(np.float64) * count).astype(np.int64)))
+
+
+def summarise(name, t):
+    flat = t.detach().reshape(-1).double()
+    idx = sample_indices(name, flat.numel())
+    return {"norm": float(flat.norm()), "index": idx, "value": [float(flat[i]) for i in idx]}
+
+
+def run(tv_name, head_attr, size, dtype):
+    """Eval logits, then one training-mode forward and backward, in `dtype`."""
+    model = build(tv_name, head_attr)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            v = tensor_values(ours(name, head_attr), list(t.shape))
+            if v is not None:
+                t.copy_(torch.from_numpy(v).reshape(t.shape))
+    model = model.to(dtype)
+    # NCHW for torch; the Swift side fills NHWC from the same (n, c, h, w)-ordered values.
+    x = torch.from_numpy(symmetric("input", BATCH * 3 * size * size, 1.0)).reshape(BATCH, 3, size, size).to(dtype)
+    model.eval()
+    with torch.no_grad():
+        eval_logits = model(x)
+    model.train()
+    logits = model(x)
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(LABELS))
+    loss.backward()
+    return model, eval_logits.detach(), logits.detach(), float(loss.detach())
+
+
+def build(tv_name, head_attr):
+    model = getattr(torchvision.models, tv_name)(weights=None)
+    if head_attr == "fc":
+        model.fc = torch.nn.Linear(model.fc.in_features, CLASSES)
+    else:
+        model.classifier = torch.nn.Sequential(torch.nn.Identity(), torch.nn.Linear(model.classifier[1].in_features, CLASSES))
+    for m in model.modules():
+        if type(m).__name__ == "StochasticDepth":
+            m.p = 0.0
+    return model
+
+
+def ours(name, head_attr):
+    """Our tensor name for a torchvision key: the new classifier is head.*."""
+    for prefix in (head_attr + ".1.", head_attr + "."):
+        if name.startswith(prefix):
+            return "head." + name[len(prefix):]
+    return name
+
+
+def main():
+    torch.set_num_threads(2)
+    out = {"seed": SEED, "batch": BATCH, "classes": CLASSES, "torch": torch.__version__,
+           "torchvision": torchvision.__version__, "models": {}}
+    for key, tv_name, head_attr, size in CASES:
+        model, eval_logits, logits, loss = run(tv_name, head_attr, size, torch.float64)
+        single = dict(run(tv_name, head_attr, size, torch.float32)[0].named_parameters())
+        largest = max(float(p.grad.norm()) for p in model.parameters())
+        conditioning = max(float((single[n].grad.double() - p.grad).norm()) / max(float(p.grad.norm()), 1e-3 * largest)
+                           for n, p in model.named_parameters())
+        grads = {ours(n, head_attr): summarise(ours(n, head_attr), p.grad) for n, p in model.named_parameters()}
+        buffers = {ours(n, head_attr): summarise(ours(n, head_attr), b) for n, b in model.named_buffers()
+                   if n.endswith("running_mean") or n.endswith("running_var")}
+        out["models"][key] = {
+            "input_size": size, "labels": LABELS,
+            "eval_logits": eval_logits.reshape(-1).tolist(),
+            "train_logits": logits.detach().reshape(-1).tolist(),
+            "train_loss": loss,
+            "gradients": grads,
+            "running_stats": buffers,
+        }
+        print(f"{key}: loss {loss:.6f}, {len(grads)} gradients, conditioning {conditioning:.1e}", file=sys.stderr)
+    path = os.path.join(os.path.dirname(__file__), "..", "Tests", "FineTuneCoreTests", "Fixtures", "parity.json")
+    with open(path, "w") as f:
+        json.dump(out, f, separators=(",", ":"))
+    print(f"wrote {os.path.normpath(path)} ({os.path.getsize(path)} bytes)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
