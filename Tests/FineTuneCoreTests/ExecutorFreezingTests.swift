@@ -1,0 +1,60 @@
+import XCTest
+@testable import FineTuneCore
+
+/// Frozen layer groups: no parameter gradients, inference-mode BN folded into convolutions,
+/// and no activations kept where everything upstream is frozen.
+final class ExecutorFreezingTests: XCTestCase {
+    func makeModel(_ name: String, size: Int) throws -> Model {
+        let graph = try BuiltInBackboneTests.catalog.backbone(named: name).makeClassifier(classes: 3, inputSize: size)
+        let model = Model(graph: graph)
+        model.initialize(seed: 1)
+        // Non-trivial running statistics, so folding them is visible.
+        var rng = FineTuneCore.SplitMix64(seed: 2)
+        for slot in model.slots where slot.spec.name.hasSuffix("running_var") || slot.spec.name.hasSuffix("running_mean") {
+            for i in 0..<slot.value.count { slot.value[i] = slot.spec.name.hasSuffix("var") ? 0.5 + rng.nextFloat() : rng.nextFloat() - 0.5 }
+        }
+        model.markChanged()
+        return model
+    }
+
+    func testFrozenBackboneMatchesInferenceAndTrainsOnlyTheHead() throws {
+        let model = try makeModel("mobilenet-v2", size: 32)
+        let graph = model.graph
+        let n = 2
+        var rng = FineTuneCore.SplitMix64(seed: 3)
+        let input = (0..<n * 32 * 32 * 3).map { _ in rng.nextFloat() * 2 - 1 }
+        let backboneGroups = Set(0..<(graph.groups.count - 1))
+
+        let inference = Executor(model: model, batchSize: n, training: false)
+        let expected = input.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: inference.forward($0.baseAddress!, count: n, rng: &rng), count: n * 3)) }
+
+        let frozen = Executor(model: model, batchSize: n, training: true, frozenGroups: backboneGroups)
+        let full = Executor(model: model, batchSize: n, training: true)
+        let runningBefore = try model.tensor("features.1.conv.0.1.running_mean")
+        let logits = input.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: frozen.forward($0.baseAddress!, count: n, rng: &rng), count: n * 3)) }
+        for (a, b) in zip(logits, expected) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
+        XCTAssertEqual(try model.tensor("features.1.conv.0.1.running_mean"), runningBefore, "frozen BN does not update its statistics")
+
+        model.zeroGradients()
+        frozen.backward([1, -1, 0.5, 0.25, 0, -0.5])
+        for slot in model.parameters where slot.group != graph.groups.count - 1 {
+            XCTAssertEqual(slot.grad!.array.map(abs).max(), 0, "\(slot.spec.name) is frozen")
+        }
+        XCTAssertGreaterThan(try XCTUnwrap(model.slot(named: "head.weight")).grad!.array.map(abs).max()!, 0)
+
+        // Folded BN, no kept activations: the frozen plan needs a fraction of the full plan's memory.
+        let folds = frozen.plan.steps.filter { if case .foldedConv = $0 { return true } else { return false } }.count
+        XCTAssertEqual(folds, graph.nodes.filter { if case .batchNorm = $0.operation { return true } else { return false } }.count)
+        XCTAssertLessThan(frozen.plannedFloats * 5, full.plannedFloats)
+    }
+
+    func testUnfreezingTheLastGroupKeepsOnlyItsActivations() throws {
+        let model = try makeModel("resnet18", size: 32)
+        let groups = model.graph.groups
+        let lastBackbone = groups.firstIndex(of: "layer4")!
+        let exec = Executor(model: model, batchSize: 2, training: true, frozenGroups: Set(0..<lastBackbone))
+        for node in model.graph.nodes {
+            XCTAssertEqual(exec.plan.needsGrad[node.id], node.group >= lastBackbone, node.name)
+        }
+    }
+}
