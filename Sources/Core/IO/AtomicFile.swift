@@ -49,7 +49,7 @@ struct AtomicFile {
     mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            let n = systemWrite(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw failure("cannot write")
@@ -70,5 +70,11 @@ struct AtomicFile {
         WeightsFileError(file: path, reason: "\(what): \(errnoText())", hint: "check free disk space and permissions")
     }
 }
+
+#if canImport(Glibc)
+private let systemWrite = Glibc.write
+#else
+private let systemWrite = Darwin.write
+#endif
 
 func errnoText() -> String { String(cString: strerror(errno)) }
