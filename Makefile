@@ -3,7 +3,7 @@ SWIFT ?= swift
 CONFIG ?= release
 # Tests run in release (numeric code is 10-100x slower in debug) with @testable imports allowed.
 SWIFT_FLAGS = -c $(CONFIG) -Xswiftc -enable-testing
-PACKAGES = pkg-config libopenblas-dev libjpeg-dev libpng-dev
+PACKAGES = pkg-config libopenblas-dev libjpeg-dev libturbojpeg0-dev libpng-dev
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build test demo clean

@@ -20,24 +20,6 @@ public struct Graph: Sendable {
     public func parameterCount(group: Int) -> Int {
         nodes.filter { $0.group == group }.reduce(0) { $0 + $1.parameterCount }
     }
-
-    /// Appends a linear classifier head (`head.weight` (N,F), `head.bias` (N)) on the features.
-    public mutating func attachLinearHead(classes: Int) throws {
-        guard let features else { throw GraphError.noFeatures }
-        let f = nodes[features].outputShape
-        guard f.height == 1, f.width == 1 else {
-            throw GraphError.badInput(layer: "head", reason: "features are \(f), expected 1x1xC")
-        }
-        groups.append("head")
-        nodes.append(Node(
-            id: nodes.count, name: "head", operation: .linear(outFeatures: classes, bias: true),
-            inputs: [features], outputShape: FeatureShape(height: 1, width: 1, channels: classes),
-            group: groups.count - 1,
-            tensors: [
-                TensorSpec(name: "head.weight", shape: [classes, f.channels], kind: .parameter),
-                TensorSpec(name: "head.bias", shape: [classes], kind: .parameter),
-            ]))
-    }
 }
 
 /// Why a graph could not be built.

@@ -45,6 +45,11 @@ struct AtomicFile {
         }
     }
 
+    /// Writes `data` to `url` atomically.
+    static func write(_ data: Data, to url: URL) throws {
+        try write(to: url) { file in try data.withUnsafeBytes { try file.write($0) } }
+    }
+
     /// Appends raw bytes.
     mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0

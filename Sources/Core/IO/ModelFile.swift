@@ -1,13 +1,13 @@
 import Foundation
 
 /// A trained (or imported) classifier in one file: safetensors holding the backbone tensors
-/// under torchvision's names plus `head.weight` (N, F) and `head.bias` (N), and `__metadata__`
+/// under torchvision's names plus the head's `head.*` tensors, and `__metadata__`
 /// with everything `predict` needs besides the backbone plugin (DESIGN §6):
 ///
 ///     format_version  "1"
 ///     backbone        e.g. "resnet18";  plugin_version  the plugin's version string
 ///     classes         JSON array of class names, in logit order
-///     head            "linear"
+///     head            "linear" or "mlp:128,64" (see HeadSpec)
 ///     input_size, eval_resize   integers as text;  mean, std  JSON arrays of 3 numbers
 ///     provenance      JSON object (see `Provenance`)
 ///
@@ -19,7 +19,7 @@ public struct ModelFile: Sendable {
     public var pluginVersion: String
     /// Class names in the order of the head's outputs.
     public var classes: [String]
-    /// The head's kind; only "linear" exists.
+    /// The head, as `HeadSpec` writes it: "linear" or "mlp:128,64".
     public var head: String
     public var inputSize: Int
     public var evalResize: Int
@@ -127,14 +127,21 @@ public struct ModelFile: Sendable {
                   inputSize: try integer("input_size"), evalResize: try integer("eval_resize"),
                   mean: try decode("mean", as: [Float].self), std: try decode("std", as: [Float].self),
                   provenance: try decode("provenance", as: Provenance.self), tensors: file.tensors)
-        guard head == "linear" else { throw bad("head '\(head)' is not supported (only 'linear')") }
+        let spec: HeadSpec
+        do { spec = try HeadSpec(parsing: head) } catch { throw bad("\(error)") }
         guard mean.count == 3, std.count == 3 else { throw bad("mean and std must have 3 values each") }
         guard !classes.isEmpty else { throw bad("the model has no classes") }
-        let weight = tensors.first { $0.name == "head.weight" }, bias = tensors.first { $0.name == "head.bias" }
-        guard let weight, let bias, weight.shape.count == 2 else { throw bad("tensors head.weight and head.bias are missing") }
+        let last = spec.hidden.isEmpty ? "head" : "head.\(spec.hidden.count)"
+        let weight = tensors.first { $0.name == last + ".weight" }, bias = tensors.first { $0.name == last + ".bias" }
+        guard let weight, let bias, weight.shape.count == 2 else { throw bad("tensors \(last).weight and \(last).bias are missing") }
         guard weight.shape[0] == classes.count, bias.shape == [classes.count] else {
-            throw bad("head.weight is \(weight.shape) and head.bias \(bias.shape), but there are \(classes.count) class names")
+            throw bad("\(last).weight is \(weight.shape) and \(last).bias \(bias.shape), but there are \(classes.count) class names")
         }
+    }
+
+    /// The head this model file describes.
+    public var headSpec: HeadSpec {
+        (try? HeadSpec(parsing: head)) ?? .linear
     }
 
     /// The plugin backbone this model needs; an error naming it when it is not installed.
@@ -150,8 +157,8 @@ public struct ModelFile: Sendable {
 
     /// The backbone's graph with this model's head, and its tensors by name, every key checked.
     public func graphAndWeights(backbone b: Backbone, file: String) throws -> (graph: Graph, weights: [String: NamedTensor]) {
-        let graph = try b.makeClassifier(classes: classes.count)
-        let weights = try StateDict(tensors: tensors, file: file).matched(to: graph, classifier: .keepAsHead)
+        let graph = try b.makeClassifier(classes: classes.count, head: headSpec, inputSize: inputSize)
+        let weights = try StateDict(tensors: tensors, file: file).matched(to: graph, classifier: .exact)
         return (graph, weights)
     }
 }

@@ -7,6 +7,8 @@ public enum ClassifierPolicy: Sendable {
     /// Import: the file's classifier becomes the graph's `head.weight` / `head.bias`, which must
     /// be present in the graph with matching shapes.
     case keepAsHead
+    /// A finetune model file: every graph tensor, `head.*` included, under its own name.
+    case exact
 }
 
 /// The linear classifier found in a checkpoint.
@@ -73,6 +75,9 @@ extension StateDict {
         switch policy {
         case .drop:
             used.formUnion(classifierKeys)
+        case .exact:
+            for spec in headSpecs { take(spec.name, as: spec) }
+            used.formUnion(headSpecs.map(\.name))
         case .keepAsHead:
             guard let c = originalClassifier, let w = headSpecs.first(where: { $0.name == "head.weight" }) else {
                 throw WeightsFileError(file: file, reason: headSpecs.isEmpty

@@ -25,10 +25,10 @@ public struct Backbone: @unchecked Sendable {
         return try GraphBuilder(inputHeight: size, inputWidth: size).run(build)
     }
 
-    /// The backbone's graph with a linear head for `classes` classes attached.
-    public func makeClassifier(classes: Int, inputSize: Int? = nil) throws -> Graph {
+    /// The backbone's graph with a head for `classes` classes attached (linear by default).
+    public func makeClassifier(classes: Int, head: HeadSpec = .linear, inputSize: Int? = nil) throws -> Graph {
         var graph = try makeGraph(inputSize: inputSize)
-        try graph.attachLinearHead(classes: classes)
+        try graph.attachHead(head, classes: classes)
         return graph
     }
 }

@@ -1,0 +1,46 @@
+import Foundation
+
+/// `finetune evaluate`: a model file against a labelled image folder.
+public struct ModelEvaluation {
+    /// The JSON `finetune evaluate --json` prints.
+    public struct Report: Codable, Sendable {
+        public struct PerClass: Codable, Sendable {
+            public var `class`: String
+            public var precision: Double
+            public var recall: Double
+            public var f1: Double
+            public var support: Int
+        }
+        public var images: Int
+        public var skipped: Int
+        public var accuracy: Double
+        public var loss: Double
+        public var classes: [String]
+        public var per_class: [PerClass]
+        /// confusion_matrix[true][predicted]
+        public var confusion_matrix: [[Int]]
+    }
+
+    public var report: Report
+    public var confusion: ConfusionMatrix
+
+    /// Evaluates `classifier` on DIR/<class>/... (DIR/val/... when DIR has train and val folders).
+    public static func run(classifier: ImageClassifier, data: String, batchSize: Int = 32) throws -> ModelEvaluation {
+        let val = (data as NSString).appendingPathComponent("val")
+        let root = FileManager.default.fileExists(atPath: val)
+            && FileManager.default.fileExists(atPath: (data as NSString).appendingPathComponent("train")) ? val : data
+        // Labelled by the model's class order; a folder the model does not know is an error naming it.
+        let dataset = try ImageDataset.folder(root, classes: classifier.classes)
+        let loader = DataLoader(dataset: dataset, transform: classifier.transform,
+                                options: .init(batchSize: classifier.batchSize, shuffle: false))
+        let eval = Evaluation.run(classifier.executor, loader: loader, classes: classifier.classes)
+        let c = eval.confusion
+        let report = Report(
+            images: c.total, skipped: eval.skipped, accuracy: eval.accuracy, loss: eval.loss, classes: c.classes,
+            per_class: c.classes.indices.map {
+                .init(class: c.classes[$0], precision: c.precision($0), recall: c.recall($0), f1: c.f1($0), support: c.counts[$0].reduce(0, +))
+            },
+            confusion_matrix: c.counts)
+        return ModelEvaluation(report: report, confusion: c)
+    }
+}

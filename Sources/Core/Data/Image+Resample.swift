@@ -1,0 +1,173 @@
+// Image+Resample: antialiased bilinear resizing, bit-exact with PIL's `Image.resize(size,
+// BILINEAR)`, which is what torchvision's Resize and RandomResizedCrop run on PIL images
+// (antialias=True).
+//
+// Algorithm (Pillow, src/libImaging/Resample.c): a separable filter, horizontal pass first into
+// an 8-bit intermediate, then vertical. When downscaling by s > 1 the triangle filter's support
+// widens to s source pixels (this is the antialiasing); when upscaling it is plain bilinear
+// interpolation. Weights are computed in Double, normalised to sum 1, then rounded to 22-bit
+// fixed point, and every output is rounded and clamped to 0...255, exactly as Pillow does.
+// A crop box is handled as torchvision does (crop, then resize): the filter never reads outside
+// the box.
+//
+// Layout: source and result are (H, W, C) interleaved UInt8.
+
+extension Image {
+    /// An integer rectangle inside an image.
+    public struct Box: Equatable, Sendable {
+        public var x: Int, y: Int, width: Int, height: Int
+        public init(x: Int, y: Int, width: Int, height: Int) {
+            self.x = x; self.y = y; self.width = width; self.height = height
+        }
+    }
+
+    /// Pillow's fixed-point precision for 8-bit images.
+    static let resamplePrecisionBits: Int32 = 22
+
+    /// Resizes the `box` part of the image (the whole image by default) to `width` x `height`
+    /// with antialiased bilinear filtering, identical to PIL's `crop(box).resize((w, h), BILINEAR)`.
+    public func resized(width outWidth: Int, height outHeight: Int, from box: Box? = nil) -> Image {
+        let box = box ?? Box(x: 0, y: 0, width: width, height: height)
+        precondition(outWidth > 0 && outHeight > 0, "resize to an empty size \(outWidth)x\(outHeight)")
+        precondition(box.x >= 0 && box.y >= 0 && box.width > 0 && box.height > 0
+                     && box.x + box.width <= width && box.y + box.height <= height,
+                     "resize box \(box) outside a \(width)x\(height) image")
+        let needHorizontal = outWidth != box.width
+        let needVertical = outHeight != box.height
+        if !needHorizontal && !needVertical {
+            return cropped(x: box.x, y: box.y, width: box.width, height: box.height)
+        }
+        let vertical = ResampleCoefficients(inSize: box.height, outSize: outHeight)
+        guard needHorizontal else {
+            return verticalPass(vertical, rowOffset: box.y, columnOffset: box.x, width: box.width, outHeight: outHeight)
+        }
+        // Horizontal pass first, over only the rows the vertical pass will read (box-local).
+        let rowStart = needVertical ? vertical.bounds[0] : 0
+        let rowEnd = needVertical
+            ? vertical.bounds[2 * (outHeight - 1)] + vertical.bounds[2 * (outHeight - 1) + 1]
+            : box.height
+        let horizontal = ResampleCoefficients(inSize: box.width, outSize: outWidth)
+        let rows = horizontalPass(horizontal, box: Box(x: box.x, y: box.y + rowStart, width: box.width,
+                                                      height: rowEnd - rowStart))
+        guard needVertical else { return rows }
+        return rows.verticalPass(vertical, rowOffset: -rowStart, columnOffset: 0, width: outWidth, outHeight: outHeight)
+    }
+
+    /// Filters rows `box.y..<box.y+box.height` horizontally into a `coefficients.outSize`-wide image.
+    private func horizontalPass(_ coefficients: ResampleCoefficients, box: Box) -> Image {
+        let c = channels, outWidth = coefficients.outSize, k = coefficients.ksize
+        var out = [UInt8](repeating: 0, count: outWidth * box.height * c)
+        let half: Int32 = 1 << (Image.resamplePrecisionBits - 1)
+        let shift = Image.resamplePrecisionBits
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                coefficients.weights.withUnsafeBufferPointer { weights in
+                    coefficients.bounds.withUnsafeBufferPointer { bounds in
+                        for row in 0..<box.height {
+                            let srcRow = ((box.y + row) * width + box.x) * c
+                            var o = row * outWidth * c
+                            for xx in 0..<outWidth {
+                                let start = srcRow + bounds[2 * xx] * c, taps = bounds[2 * xx + 1]
+                                let w = xx * k
+                                if c == 3 {
+                                    // One SIMD lane per channel (the fourth is unused).
+                                    var sum = SIMD4<Int32>(repeating: half)
+                                    for t in 0..<taps {
+                                        let p = start + 3 * t
+                                        let pixel = SIMD4<Int32>(Int32(src[p]), Int32(src[p + 1]), Int32(src[p + 2]), 0)
+                                        sum &+= pixel &* SIMD4<Int32>(repeating: weights[w + t])
+                                    }
+                                    dst[o] = clip8(sum[0] >> shift)
+                                    dst[o + 1] = clip8(sum[1] >> shift)
+                                    dst[o + 2] = clip8(sum[2] >> shift)
+                                } else {
+                                    var v = half
+                                    for t in 0..<taps { v &+= Int32(src[start + t]) &* weights[w + t] }
+                                    dst[o] = clip8(v >> shift)
+                                }
+                                o += c
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Image(width: outWidth, height: box.height, channels: c, pixels: out)
+    }
+
+    /// Filters vertically: output row yy reads source rows `rowOffset + bounds` (columns from
+    /// `columnOffset`, `width` pixels wide).
+    private func verticalPass(_ coefficients: ResampleCoefficients, rowOffset: Int, columnOffset: Int,
+                              width outWidth: Int, outHeight: Int) -> Image {
+        let c = channels, rowLength = outWidth * c, k = coefficients.ksize
+        var out = [UInt8](repeating: 0, count: rowLength * outHeight)
+        var accumulator = [Int32](repeating: 0, count: rowLength)
+        let half: Int32 = 1 << (Image.resamplePrecisionBits - 1)
+        let shift = Image.resamplePrecisionBits
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                accumulator.withUnsafeMutableBufferPointer { acc in
+                    for yy in 0..<outHeight {
+                        for i in 0..<rowLength { acc[i] = half }
+                        let first = coefficients.bounds[2 * yy] + rowOffset, taps = coefficients.bounds[2 * yy + 1]
+                        for t in 0..<taps {
+                            let wt = coefficients.weights[yy * k + t]
+                            let row = ((first + t) * width + columnOffset) * c
+                            for i in 0..<rowLength { acc[i] &+= Int32(src[row + i]) &* wt }
+                        }
+                        let o = yy * rowLength
+                        for i in 0..<rowLength { dst[o + i] = clip8(acc[i] >> shift) }
+                    }
+                }
+            }
+        }
+        return Image(width: outWidth, height: outHeight, channels: c, pixels: out)
+    }
+}
+
+@inline(__always) private func clip8(_ value: Int32) -> UInt8 {
+    UInt8(truncatingIfNeeded: min(max(value, 0), 255))
+}
+
+/// Pillow's `precompute_coeffs` for the bilinear (triangle) filter, in 22-bit fixed point.
+struct ResampleCoefficients {
+    let outSize: Int
+    /// Taps per output sample (the stride of `weights`).
+    let ksize: Int
+    /// For output i: first input index `bounds[2i]` and tap count `bounds[2i+1]`.
+    let bounds: [Int]
+    /// For output i: `weights[i * ksize ..< i * ksize + taps]`.
+    let weights: [Int32]
+
+    init(inSize: Int, outSize: Int) {
+        let scale = Double(inSize) / Double(outSize)
+        let filterScale = max(scale, 1.0)
+        let support = 1.0 * filterScale               // the triangle filter's support is 1
+        let ksize = Int(support.rounded(.up)) * 2 + 1
+        let inverseScale = 1.0 / filterScale
+        var bounds = [Int](repeating: 0, count: 2 * outSize)
+        var weights = [Int32](repeating: 0, count: outSize * ksize)
+        var taps = [Double](repeating: 0, count: ksize)
+        for xx in 0..<outSize {
+            let center = (Double(xx) + 0.5) * scale
+            let xmin = max(Int(center - support + 0.5), 0)
+            let xmax = min(Int(center + support + 0.5), inSize) - xmin
+            var total = 0.0
+            for x in 0..<xmax {
+                let distance = abs((Double(x + xmin) - center + 0.5) * inverseScale)
+                taps[x] = distance < 1.0 ? 1.0 - distance : 0.0
+                total += taps[x]
+            }
+            for x in 0..<xmax {
+                let w = total != 0 ? taps[x] / total : taps[x]
+                weights[xx * ksize + x] = Int32(w < 0 ? -0.5 + w * Double(1 << 22) : 0.5 + w * Double(1 << 22))
+            }
+            bounds[2 * xx] = xmin
+            bounds[2 * xx + 1] = max(xmax, 0)
+        }
+        self.outSize = outSize
+        self.ksize = ksize
+        self.bounds = bounds
+        self.weights = weights
+    }
+}

@@ -1,0 +1,111 @@
+// SampleTransform: from the bytes of one file to the normalised Float32 input of one sample.
+//
+// Two pipelines, the ones every fine-tuning script writes:
+//   training:   RandomResizedCrop -> [flips, rotation, shear, colour jitter] -> Normalize
+//   evaluation: Resize(shorter side) -> CenterCrop -> Normalize
+// Both read the header first so the JPEG decoder can shrink in the DCT domain when the image is
+// at least twice the size the crop needs (never below it). Output: (H, W, 3) NHWC Float32.
+
+/// Turns an encoded image file into one normalised sample, (height, width, 3) Float32.
+public protocol SampleTransform: Sendable {
+    /// Output rows.
+    var height: Int { get }
+    /// Output columns.
+    var width: Int { get }
+    /// Decodes `bytes` with `decoder`, transforms with draws from `random`, and writes
+    /// `height * width * 3` floats, (H, W, 3), at `output`. Throws a `DataError` naming `path`.
+    func process(_ bytes: [UInt8], path: String, decoder: ImageDecoder, random: inout SeededRandom,
+                 into output: UnsafeMutablePointer<Float>) throws
+}
+
+/// The training pipeline: RandomResizedCrop, then the augmentations in order, then Normalize.
+public struct TrainTransform: SampleTransform {
+    public var crop: RandomResizedCrop
+    /// Applied after the crop, in this order (flips, rotation, shear, colour jitter...).
+    public var augmentations: [any RandomTransform]
+    public var normalize: Normalize
+    /// Let the JPEG decoder shrink in the DCT domain when the crop needs at most half the
+    /// resolution. Faster; pixels differ slightly from a full decode (PIL never does this).
+    public var dctScaling = true
+
+    public var height: Int { crop.height }
+    public var width: Int { crop.width }
+
+    /// - Parameters:
+    ///   - crop: the random resized crop that sets the output size.
+    ///   - augmentations: random transforms applied to the crop, in order.
+    ///   - normalize: mean/std normalisation, ImageNet's by default.
+    public init(crop: RandomResizedCrop, augmentations: [any RandomTransform] = [RandomHorizontalFlip()],
+                normalize: Normalize = .imagenet) {
+        self.crop = crop
+        self.augmentations = augmentations
+        self.normalize = normalize
+    }
+
+    /// The 8-bit image after the crop and augmentations (before normalisation).
+    public func image(_ bytes: [UInt8], path: String, decoder: ImageDecoder, random: inout SeededRandom) throws -> Image {
+        let info = try decoder.info(bytes, path: path)
+        try checkLimit(info, decoder: decoder, path: path)
+        let box = crop.box(width: info.width, height: info.height, using: &random)
+        let needed = crop.neededSize(for: box, fullWidth: info.width, fullHeight: info.height)
+        let decoded = try decoder.decode(bytes, path: path, atLeast: dctScaling ? needed : nil)
+        let scaledBox = box.scaled(from: (info.width, info.height), to: (decoded.width, decoded.height))
+        var image = decoded.resized(width: crop.width, height: crop.height, from: scaledBox)
+        for augmentation in augmentations {
+            image = augmentation.apply(image, using: &random)
+        }
+        return image
+    }
+
+    public func process(_ bytes: [UInt8], path: String, decoder: ImageDecoder, random: inout SeededRandom,
+                        into output: UnsafeMutablePointer<Float>) throws {
+        normalize.write(try image(bytes, path: path, decoder: decoder, random: &random), to: output)
+    }
+}
+
+/// The evaluation pipeline: Resize(shorter side), CenterCrop, Normalize. No randomness.
+public struct EvalTransform: SampleTransform {
+    public var resize: Resize
+    public var centerCrop: CenterCrop
+    public var normalize: Normalize
+    /// Let the JPEG decoder shrink in the DCT domain when the image is at least twice the resized
+    /// size. Faster; turn it off for pixel parity with torchvision (PIL never does this).
+    public var dctScaling = true
+
+    public var height: Int { centerCrop.height }
+    public var width: Int { centerCrop.width }
+
+    /// - Parameters:
+    ///   - resize: shorter side after resizing (256 for a 224 crop, 320 for EfficientNet-B3's 300).
+    ///   - crop: the square centre crop.
+    public init(resize: Int, crop: Int, normalize: Normalize = .imagenet) {
+        self.resize = Resize(size: resize)
+        self.centerCrop = CenterCrop(size: crop)
+        self.normalize = normalize
+    }
+
+    /// The 8-bit image after resizing and cropping (before normalisation).
+    public func image(_ bytes: [UInt8], path: String, decoder: ImageDecoder) throws -> Image {
+        let info = try decoder.info(bytes, path: path)
+        try checkLimit(info, decoder: decoder, path: path)
+        let target = resize.outputSize(width: info.width, height: info.height)
+        let decoded = try decoder.decode(bytes, path: path, atLeast: dctScaling ? target : nil)
+        var image = decoded
+        if decoded.width != target.width || decoded.height != target.height {
+            image = decoded.resized(width: target.width, height: target.height)
+        }
+        return centerCrop.apply(image)
+    }
+
+    public func process(_ bytes: [UInt8], path: String, decoder: ImageDecoder, random: inout SeededRandom,
+                        into output: UnsafeMutablePointer<Float>) throws {
+        normalize.write(try image(bytes, path: path, decoder: decoder), to: output)
+    }
+}
+
+/// Refuses a decompression bomb from its header, before the crop arithmetic or any allocation.
+private func checkLimit(_ info: ImageDecoder.Info, decoder: ImageDecoder, path: String) throws {
+    if info.width * info.height > decoder.maxPixels {
+        throw DataError.tooLarge(path: path, width: info.width, height: info.height, limit: decoder.maxPixels)
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// Counts of (true class, predicted class) pairs, with per-class precision, recall and F1.
+public struct ConfusionMatrix: Codable, Equatable, Sendable {
+    public var classes: [String]
+    /// counts[truth][prediction]
+    public var counts: [[Int]]
+
+    public init(classes: [String]) {
+        self.classes = classes
+        counts = Array(repeating: Array(repeating: 0, count: classes.count), count: classes.count)
+    }
+
+    public mutating func add(truth: Int, prediction: Int) {
+        counts[truth][prediction] += 1
+    }
+
+    public var total: Int { counts.reduce(0) { $0 + $1.reduce(0, +) } }
+    public var correct: Int { classes.indices.reduce(0) { $0 + counts[$1][$1] } }
+    public var accuracy: Double { total == 0 ? 0 : Double(correct) / Double(total) }
+
+    /// Of the samples predicted as class c, the fraction that are c (0 when none are predicted).
+    public func precision(_ c: Int) -> Double {
+        let predicted = classes.indices.reduce(0) { $0 + counts[$1][c] }
+        return predicted == 0 ? 0 : Double(counts[c][c]) / Double(predicted)
+    }
+
+    /// Of the samples of class c, the fraction predicted as c (0 when there are none).
+    public func recall(_ c: Int) -> Double {
+        let actual = counts[c].reduce(0, +)
+        return actual == 0 ? 0 : Double(counts[c][c]) / Double(actual)
+    }
+
+    public func f1(_ c: Int) -> Double {
+        let p = precision(c), r = recall(c)
+        return p + r == 0 ? 0 : 2 * p * r / (p + r)
+    }
+
+    /// Per-class precision, recall, F1 and support, then the matrix, as aligned text.
+    public func table() -> String {
+        let width = max(5, classes.map(\.count).max() ?? 0)
+        func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
+        func fmt(_ x: Double) -> String { String(format: "%.4f", x) }
+        var lines = [pad("class", width) + "  precision  recall      f1  support"]
+        for (c, name) in classes.enumerated() {
+            lines.append(pad(name, width) + "  " + pad(fmt(precision(c)), 9) + "  " + pad(fmt(recall(c)), 6)
+                         + "  " + pad(fmt(f1(c)), 6) + "  " + pad(String(counts[c].reduce(0, +)), 7))
+        }
+        lines.append("")
+        lines.append("confusion matrix (rows: true class, columns: predicted)")
+        let cell = max(5, counts.flatMap { $0 }.map { String($0).count }.max() ?? 0)
+        lines.append(pad("", width) + classes.indices.map { pad("[\($0)]", cell + 1) }.joined())
+        for (c, name) in classes.enumerated() {
+            lines.append(pad("[\(c)] " + name, width) + counts[c].map { pad(String($0), cell + 1) }.joined())
+        }
+        return lines.joined(separator: "\n")
+    }
+}

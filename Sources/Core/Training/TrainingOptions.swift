@@ -1,0 +1,71 @@
+/// Everything a training run is configured with. Saved with the training state (for
+/// `--resume`) and shown in the report, so it is Codable and has readable names.
+public struct TrainingOptions: Codable, Equatable, Sendable {
+    public enum Strategy: String, Codable, CaseIterable, Sendable {
+        /// The backbone is frozen (inference-mode BN, no gradients); only the head trains.
+        case freeze
+        /// Everything trains; the backbone at `lr * backboneLRMultiplier`.
+        case discriminative
+        /// Everything trains at one learning rate, from the pretrained weights (or random ones).
+        case full
+        /// `freezeEpochs` of `freeze`, then `epochs` of `full` at `finetuneLR`.
+        case twoStage = "two-stage"
+    }
+
+    public enum OptimizerKind: String, Codable, CaseIterable, Sendable {
+        case adam, adamw, sgd
+    }
+
+    public var backbone: String
+    public var data: String
+    public var weights: String?
+    public var output: String
+    public var strategy: Strategy = .twoStage
+    /// Epochs of the main stage (the fine-tuning stage of two-stage).
+    public var epochs = 10
+    /// Epochs of the freeze stage of two-stage.
+    public var freezeEpochs = 5
+    /// Learning rate of the head (and of everything in `full` and `discriminative`).
+    public var lr: Float = 1e-3
+    /// Learning rate of the second stage of two-stage.
+    public var finetuneLR: Float = 1e-4
+    public var backboneLRMultiplier: Float = 0.1
+    /// Train only the last N backbone layer groups (and the head); nil: all of them.
+    public var unfreeze: Int?
+    public var optimizer: OptimizerKind = .adam
+    public var weightDecay: Float = 1e-4
+    public var momentum: Float = 0.9
+    public var nesterov = false
+    /// A schedule as `LearningRateSchedule` parses it, e.g. "constant", "cosine".
+    public var schedule = "constant"
+    public var warmupSteps = 0
+    /// `HeadSpec` text: "linear" or "mlp:128,64".
+    public var head = "linear"
+    public var dropout: Float = 0.2
+    public var labelSmoothing: Float = 0
+    public var batchSize = 32
+    /// Square training crop; nil: the backbone's own size.
+    public var inputSize: Int?
+    /// Fraction of one image tree held out for validation when DIR has no train/val folders.
+    public var valSplit = 0.2
+    /// Stop a stage after this many epochs without a better validation accuracy; nil: never.
+    public var patience: Int?
+    public var seed: UInt64 = 0
+    public var threads = 2
+    public var workers = 2
+    /// Augmentations beyond the random resized crop.
+    public var horizontalFlip = true
+    public var verticalFlip = false
+    public var rotation: Double = 0
+    public var shear: Double = 0
+    public var colorJitter: Double = 0
+    /// Log a step record every this many steps.
+    public var logEvery = 10
+
+    public init(backbone: String, data: String, weights: String? = nil, output: String) {
+        self.backbone = backbone
+        self.data = data
+        self.weights = weights
+        self.output = output
+    }
+}

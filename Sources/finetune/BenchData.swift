@@ -1,0 +1,63 @@
+import ArgumentParser
+import FineTuneCore
+import Foundation
+
+/// `finetune bench-data`: decode + train-time augmentation throughput of the data loader.
+struct BenchData: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-data",
+        abstract: "Measure images/s of decoding plus training augmentation.",
+        discussion: """
+        Writes synthetic 500x375 JPEGs and 300x300 gray PNGs, then times the data loader with \
+        RandomResizedCrop(224), a horizontal flip and ImageNet normalisation. \
+        tools/bench_data.py runs this and PIL + torchvision on the same files, side by side.
+        """
+    )
+
+    @Option(help: "Images of each kind to generate.")
+    var count = 200
+
+    @Option(help: "Decoding threads.")
+    var threads = 2
+
+    @Option(help: "Timed epochs (after one warm-up epoch).")
+    var epochs = 3
+
+    @Option(help: "Output side of the random resized crop.")
+    var size = 224
+
+    @Option(help: "Write the images into this folder and keep them (default: a temporary folder, removed).")
+    var folder: String?
+
+    @Flag(help: "Print the results as one JSON object.")
+    var json = false
+
+    func validate() throws {
+        guard count > 0, threads > 0, epochs > 0, size > 0 else {
+            throw ValidationError("--count, --threads, --epochs and --size must be positive")
+        }
+    }
+
+    func run() throws {
+        let temporary = folder == nil
+        let target = folder ?? NSTemporaryDirectory() + "finetune-bench-data-" + UUID().uuidString
+        defer { if temporary { try? FileManager.default.removeItem(atPath: target) } }
+        let files = try DataBenchmark.writeFiles(to: target, count: count)
+        let transform = TrainTransform(crop: RandomResizedCrop(size: size), augmentations: [RandomHorizontalFlip()])
+        let results = [
+            DataBenchmark.time("jpeg 500x375", files: files.jpegs, transform: transform, threads: threads, epochs: epochs),
+            DataBenchmark.time("png 300x300 gray", files: files.pngs, transform: transform, threads: threads, epochs: epochs),
+        ]
+        if json {
+            let fields = results.map { "\"\($0.name)\": \(String(format: "%.1f", $0.imagesPerSecond))" }
+            print("{\"folder\": \"\(target)\", \"threads\": \(threads), " + fields.joined(separator: ", ") + "}")
+        } else {
+            print("finetune data pipeline, \(threads) threads, RandomResizedCrop(\(size)) + flip + normalise:")
+            for result in results {
+                let name = result.name.padding(toLength: 18, withPad: " ", startingAt: 0)
+                print("  " + name + String(format: " %8.1f images/s  (%d images in %.2f s)",
+                                           result.imagesPerSecond, result.images, result.seconds))
+            }
+        }
+    }
+}

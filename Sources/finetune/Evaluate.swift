@@ -1,0 +1,40 @@
+import ArgumentParser
+import FineTuneCore
+import Foundation
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure a model on a labelled image folder: accuracy, per-class precision/recall/F1, confusion matrix.",
+        discussion: """
+        DATA is an image folder DIR/<class>/... (or DIR/val/<class>/... when DIR has train and \
+        val folders). Its class folders must be classes of the model.
+        """)
+
+    @OptionGroup var plugins: PluginOptions
+
+    @Option(help: "The model file.")
+    var model: String
+
+    @Option(help: "The labelled image folder.")
+    var data: String
+
+    @Option(help: "Images per batch.")
+    var batchSize = 32
+
+    @Flag(help: "Print one JSON object: accuracy, loss, classes, per_class, confusion_matrix.")
+    var json = false
+
+    func run() throws {
+        let url = URL(fileURLWithPath: model)
+        let classifier = try ImageClassifier(contentsOf: url, catalog: plugins.catalog(), batchSize: batchSize)
+        let eval = try ModelEvaluation.run(classifier: classifier, data: data, batchSize: batchSize)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(eval.report), as: UTF8.self))
+        } else {
+            print("\(eval.report.images) images, accuracy \(String(format: "%.4f", eval.report.accuracy)), loss \(String(format: "%.4f", eval.report.loss))")
+            print(eval.confusion.table())
+        }
+    }
+}

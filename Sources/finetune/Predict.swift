@@ -1,0 +1,70 @@
+import ArgumentParser
+import FineTuneCore
+import Foundation
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify images with a trained model.",
+        discussion: """
+        Each argument is an image (JPEG or PNG) or a folder, searched recursively for images. \
+        An unreadable image is reported on stderr and the others still run; the exit status is \
+        then 1. --json prints one object per image: image, logits, probabilities, top.
+        """)
+
+    @OptionGroup var plugins: PluginOptions
+
+    @Option(help: "The model file (from `finetune train` or `finetune import`).")
+    var model: String
+
+    @Option(help: "How many of the most likely classes to show.")
+    var topK = 3
+
+    @Flag(help: "Print one JSON object per line per image.")
+    var json = false
+
+    @Argument(help: "Images or folders of images.")
+    var images: [String]
+
+    func validate() throws {
+        guard topK >= 1 else { throw ValidationError("--top-k must be at least 1") }
+        guard !images.isEmpty else { throw ValidationError("give at least one image or folder") }
+    }
+
+    func run() throws {
+        let classifier = try ImageClassifier(contentsOf: URL(fileURLWithPath: model), catalog: plugins.catalog())
+        let paths = try images.flatMap(imageFiles)
+        var failures = 0
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for result in classifier.classify(imagesAt: paths, topK: min(topK, classifier.classes.count)) {
+            switch result {
+            case .success(let c):
+                if json {
+                    print(String(decoding: try encoder.encode(c), as: UTF8.self))
+                } else {
+                    print("\(c.image): " + c.top.map { "\($0.class) \(String(format: "%.4f", $0.probability))" }.joined(separator: ", "))
+                }
+            case .failure(let error):
+                failures += 1
+                printError("error: \(error)")
+            }
+        }
+        if failures > 0 { throw ExitCode(1) }
+    }
+}
+
+/// `path` itself when it is a file; the images under it (sorted) when it is a folder.
+func imageFiles(_ path: String) throws -> [String] {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+        throw ValidationError("\(path) does not exist")
+    }
+    guard isDir.boolValue else { return [path] }
+    let files = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? [])
+        .filter { ImageDataset.imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
+        .filter { !$0.split(separator: "/").contains { $0.hasPrefix(".") } }
+        .sorted()
+        .map { (path as NSString).appendingPathComponent($0) }
+    guard !files.isEmpty else { throw ValidationError("\(path) holds no JPEG or PNG images") }
+    return files
+}
