@@ -25,6 +25,9 @@ struct ExecutionPlan {
     var storage: [Int?]
     /// Float count of each buffer id, for the largest batch.
     var bufferSizes: [Int]
+    /// The gradient buffer id of each node that needs a gradient.
+    var gradStorage: [Int?]
+    var gradBufferSizes: [Int]
 
     /// - Parameters:
     ///   - training: plan a training step (gradients, batch statistics) or pure inference.
@@ -79,7 +82,13 @@ struct ExecutionPlan {
             lastRead[owner[node.id]] = max(lastRead[owner[node.id]], lastRead[node.id])
         }
         lastRead[owner[graph.output]] = nodes.count  // the result outlives the step
-        let kept = nodes.map { n in needsGrad[n.id] || consumers[n.id].contains { needsGrad[$0] } }
+        // Kept for backward: what a consumer's backward reads as its input, or a node's own
+        // backward reads as its output. An alias keeps the buffer it shares.
+        var kept = nodes.map { n in
+            (needsGrad[n.id] && Self.backwardReadsOutput(n.operation))
+                || consumers[n.id].contains { c in needsGrad[c] && Self.backwardReadsInput(nodes[c].operation, trainable: trainable[c]) }
+        }
+        for node in nodes where owner[node.id] != node.id && kept[node.id] { kept[owner[node.id]] = true }
 
         var storage = [Int?](repeating: nil, count: nodes.count)
         var bufferSizes: [Int] = []
@@ -108,11 +117,55 @@ struct ExecutionPlan {
             }
             if lastRead[id] < 0, !kept[id], id != graph.output, let b = storage[id] { free.append(b) }
         }
+        // Gradient buffers, live from the first consumer's backward (which writes the gradient)
+        // to the node's own backward (the last to read it); backward runs in reverse order.
+        var gradStorage = [Int?](repeating: nil, count: nodes.count)
+        var gradSizes: [Int] = []
+        var gradFree: [Int] = []
+        func allocateGradient(_ j: Int) {
+            let size = perSample[j] * batchSize
+            if let best = gradFree.filter({ gradSizes[$0] >= size }).min(by: { gradSizes[$0] < gradSizes[$1] })
+                ?? gradFree.max(by: { gradSizes[$0] < gradSizes[$1] }) {
+                gradFree.removeAll { $0 == best }
+                gradSizes[best] = max(gradSizes[best], size)
+                gradStorage[j] = best
+            } else {
+                gradSizes.append(size)
+                gradStorage[j] = gradSizes.count - 1
+            }
+        }
+        if needsGrad[graph.output] { allocateGradient(graph.output) }
+        for node in nodes.reversed() where needsGrad[node.id] {
+            for j in Set(node.inputs) where needsGrad[j] && consumers[j].max() == node.id { allocateGradient(j) }
+            if let b = gradStorage[node.id] { gradFree.append(b) }
+        }
+
         self.steps = steps
+        self.gradStorage = gradStorage
+        self.gradBufferSizes = gradSizes
         self.needsGrad = needsGrad
         self.trainable = trainable
         self.inferenceMode = inferenceMode
         self.storage = storage
         self.bufferSizes = bufferSizes
+    }
+
+    /// Whether a node's backward reads its input's values (to keep that output alive).
+    static func backwardReadsInput(_ op: Operation, trainable: Bool) -> Bool {
+        switch op {
+        case .conv2d, .linear: return trainable  // for the weight gradient
+        case .batchNorm, .channelMultiply, .maxPool: return true
+        case .activation(let a): return a == .silu
+        case .input, .add, .avgPool, .globalAvgPool, .dropout, .stochasticDepth: return false
+        }
+    }
+
+    /// Whether a node's backward reads its own output.
+    static func backwardReadsOutput(_ op: Operation) -> Bool {
+        switch op {
+        case .activation(let a): return a != .silu
+        case .maxPool: return true
+        default: return false
+        }
     }
 }

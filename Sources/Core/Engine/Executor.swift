@@ -44,7 +44,8 @@ public final class Executor {
         self.plan = plan
         buffers = plan.bufferSizes.map { FloatBuffer(count: $0, zeroed: false) }
         let nodes = graph.nodes
-        grads = nodes.map { plan.needsGrad[$0.id] ? FloatBuffer(count: $0.outputShape.count * batchSize, zeroed: false) : nil }
+        let gradBuffers = plan.gradBufferSizes.map { FloatBuffer(count: $0, zeroed: false) }
+        grads = plan.gradStorage.map { $0.map { gradBuffers[$0] } }
         gradWritten = Array(repeating: false, count: nodes.count)
         let largest = nodes.map(\.outputShape.count).max() ?? 0
         accumulate = FloatBuffer(count: training ? largest * batchSize : 0, zeroed: false)
@@ -76,7 +77,7 @@ public final class Executor {
 
     /// Floats held by activation, gradient and scratch buffers.
     public var plannedFloats: Int {
-        buffers.reduce(0) { $0 + $1.count } + grads.reduce(0) { $0 + ($1?.count ?? 0) } + accumulate.count + scratch.count
+        buffers.reduce(0) { $0 + $1.count } + plan.gradBufferSizes.reduce(0, +) + accumulate.count + scratch.count
     }
 
     /// Runs the graph on `n` samples (n <= batchSize) of `input` (n, h, w, c) and returns the
