@@ -106,6 +106,20 @@ final class KernelGradientTests: XCTestCase {
         }
     }
 
+    func testVectorisedExpMatchesLibm() {
+        var worst: Float = 0
+        var x: Float = -87
+        while x < 88 {
+            let v = exp16(SIMD16<Float>((0..<16).map { x + Float($0) * 0.0137 }))
+            for i in 0..<16 {
+                let ref = expf(x + Float(i) * 0.0137)
+                worst = max(worst, abs(v[i] - ref) / ref)
+            }
+            x += 0.219
+        }
+        XCTAssertLessThan(worst, 4e-7, "largest relative error of exp16")
+    }
+
     // MARK: the check
 
     func check(_ what: String, h: Int, w: Int, c: Int, batch: Int = 2, inputScale: Float = 2, head: Int? = nil,

@@ -42,6 +42,8 @@ struct SVGChart {
     var yFormat: YFormat = .plain
     /// Hard limits of the y axis (0...1 for accuracy); the axis never extends beyond them.
     var yLimits: ClosedRange<Double>?
+    /// The y axis reaches down (or up) to zero, e.g. for a learning rate.
+    var yIncludesZero = false
     var width = 560.0
     var height = 330.0
 
@@ -58,12 +60,12 @@ struct SVGChart {
         let finiteY = series.flatMap { $0.points.map(\.y) }.filter(\.isFinite)
             + markers.compactMap(\.ringY).filter(\.isFinite)
         let xAxis = Self.xAxis(finiteX + markers.map(\.x).filter(\.isFinite), integer: integerX)
-        let yAxis = Self.yAxis(finiteY, limits: yLimits)
+        let yAxis = Self.yAxis(finiteY + (yIncludesZero ? [0] : []), limits: yLimits)
 
         // Vertical layout: title and legend row, marker label rows, plot, x ticks and label.
         let left = 64.0, right = width - 18
         let rowHeight = 15.0
-        let placed = placeMarkerLabels(left: left, right: right, x: { xAxis.position($0, left, right) })
+        let placed = placeMarkerLabels(right: right, x: { xAxis.position($0, left, right) })
         let rows = Double(placed.map(\.row).max().map { $0 + 1 } ?? 0)
         let top = 40 + rows * rowHeight
         let bottom = height - 48
@@ -72,10 +74,10 @@ struct SVGChart {
 
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(f(width)) \(f(height))\" "
             + "width=\"\(f(width))\" height=\"\(f(height))\" role=\"img\" aria-label=\"\(title.htmlEscaped)\" "
-            + "font-family=\"\(fontStack)\" font-size=\"11\" fill=\"\(Self.ink)\">\n"
+            + "font-family=\"\(fontStack)\" font-size=\"12\" fill=\"\(Self.ink)\">\n"
         out += "<title>\(title.htmlEscaped)</title>\n"
         out += "<rect x=\"0\" y=\"0\" width=\"\(f(width))\" height=\"\(f(height))\" fill=\"#ffffff\"/>\n"
-        out += "<text x=\"12\" y=\"20\" font-size=\"14\" font-weight=\"600\">\(title.htmlEscaped)</text>\n"
+        out += "<text x=\"12\" y=\"20\" font-size=\"15\" font-weight=\"600\">\(title.htmlEscaped)</text>\n"
         out += legend(series, right: right)
 
         // Grid and y ticks.
@@ -95,20 +97,20 @@ struct SVGChart {
         // Axes and their labels.
         out += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(bottom))\" stroke=\"\(Self.axis)\"/>\n"
         out += "<line x1=\"\(f(left))\" y1=\"\(f(bottom))\" x2=\"\(f(right))\" y2=\"\(f(bottom))\" stroke=\"\(Self.axis)\"/>\n"
-        out += "<text x=\"\(f((left + right) / 2))\" y=\"\(f(height - 12))\" text-anchor=\"middle\" font-size=\"12\">"
+        out += "<text x=\"\(f((left + right) / 2))\" y=\"\(f(height - 12))\" text-anchor=\"middle\" font-size=\"13\">"
             + "\(xLabel.htmlEscaped)</text>\n"
         let midY = (top + bottom) / 2
-        out += "<text x=\"16\" y=\"\(f(midY))\" text-anchor=\"middle\" font-size=\"12\" "
+        out += "<text x=\"16\" y=\"\(f(midY))\" text-anchor=\"middle\" font-size=\"13\" "
             + "transform=\"rotate(-90 16 \(f(midY)))\">\(yLabel.htmlEscaped)</text>\n"
 
         // Markers under the data, so lines and points stay readable.
-        for (marker, row) in placed.map({ ($0.marker, $0.row) }) {
+        for (marker, row) in placed {
             let x = px(marker.x)
             let baseline = 36 + Double(row) * rowHeight
             let (color, dash) = marker.style == .best ? (Self.bestColor, "2 3") : (Self.stageColor, "6 4")
             out += "<line x1=\"\(f(x))\" y1=\"\(f(baseline - 8))\" x2=\"\(f(x))\" y2=\"\(f(bottom))\" stroke=\"\(color)\" "
                 + "stroke-width=\"1.5\" stroke-dasharray=\"\(dash)\"/>\n"
-            let anchorEnd = labelFitsLeft(marker, x: x, right: right) == false
+            let anchorEnd = !labelFitsRight(marker, x: x, right: right)
             out += "<text x=\"\(f(anchorEnd ? x - 5 : x + 5))\" y=\"\(f(baseline))\" text-anchor=\"\(anchorEnd ? "end" : "start")\" "
                 + "fill=\"\(color)\" font-weight=\"600\">\(marker.label.htmlEscaped)</text>\n"
         }
@@ -123,22 +125,26 @@ struct SVGChart {
         }
         for s in series {
             let finite = s.points.filter { $0.x.isFinite && $0.y.isFinite }
-            let radius = finite.count > 60 ? 2.0 : 3.2
+            // Dense series get small points without a halo, so the line stays visible.
+            let dense = finite.count > 60
+            let radius = dense ? 1.7 : 3.2
+            let halo = dense ? "" : " stroke=\"#ffffff\" stroke-width=\"1\""
+            // Without a line on either side, a value would be invisible if it had no point.
+            let lone = Set(Self.segments(s.points).filter { $0.count == 1 }.map { $0[0].x })
             for p in finite {
                 let (x, y) = (px(p.x), py(p.y))
                 let tip = "<title>\(s.name.htmlEscaped), \(xLabel.htmlEscaped) \(Self.number(p.x, decimals: integerX ? 0 : 3)): "
                     + "\(valueLabel(p.y))</title>"
                 switch s.shape {
                 case .circle:
-                    out += "<circle cx=\"\(f(x))\" cy=\"\(f(y))\" r=\"\(f(radius))\" fill=\"\(s.color)\" stroke=\"#ffffff\" "
-                        + "stroke-width=\"1\">\(tip)</circle>\n"
+                    out += "<circle cx=\"\(f(x))\" cy=\"\(f(y))\" r=\"\(f(radius))\" fill=\"\(s.color)\"\(halo)>"
+                        + "\(tip)</circle>\n"
                 case .square:
                     let side = radius * 1.9
                     out += "<rect x=\"\(f(x - side / 2))\" y=\"\(f(y - side / 2))\" width=\"\(f(side))\" height=\"\(f(side))\" "
-                        + "fill=\"\(s.color)\" stroke=\"#ffffff\" stroke-width=\"1\">\(tip)</rect>\n"
+                        + "fill=\"\(s.color)\"\(halo)>\(tip)</rect>\n"
                 case .none:
-                    // A lone value between gaps would otherwise be invisible.
-                    if finite.count == 1 {
+                    if lone.contains(p.x) {
                         out += "<circle cx=\"\(f(x))\" cy=\"\(f(y))\" r=\"2.5\" fill=\"\(s.color)\">\(tip)</circle>\n"
                     }
                 }
@@ -174,18 +180,19 @@ struct SVGChart {
         return out
     }
 
-    private func labelFitsLeft(_ marker: Marker, x: Double, right: Double) -> Bool {
+    /// Whether the label fits between the marker line and the plot's right edge.
+    private func labelFitsRight(_ marker: Marker, x: Double, right: Double) -> Bool {
         x + 5 + Self.textWidth(marker.label) <= right
     }
 
     /// Gives each marker label a row above the plot so that no two labels overlap.
-    private func placeMarkerLabels(left: Double, right: Double, x: (Double) -> Double) -> [(marker: Marker, row: Int)] {
+    private func placeMarkerLabels(right: Double, x: (Double) -> Double) -> [(marker: Marker, row: Int)] {
         var rowEnds: [Double] = []
         var placed: [(marker: Marker, row: Int)] = []
         for marker in markers.filter({ $0.x.isFinite }).sorted(by: { $0.x < $1.x }) {
             let position = x(marker.x)
             let width = Self.textWidth(marker.label)
-            let start = labelFitsLeft(marker, x: position, right: right) ? position : position - 5 - width
+            let start = labelFitsRight(marker, x: position, right: right) ? position : position - 5 - width
             let row = rowEnds.firstIndex { $0 + 8 < start } ?? rowEnds.count
             if row == rowEnds.count { rowEnds.append(0) }
             rowEnds[row] = max(position, start + width + 5)
@@ -233,10 +240,10 @@ struct SVGChart {
         guard var lo = values.min(), var hi = values.max() else {
             return Axis(lo: 0, hi: 1, step: 0.2, ticks: [0, 0.2, 0.4, 0.6, 0.8, 1])
         }
-        if hi - lo < max(abs(hi), 1) * 1e-6 {
-            let pad = max(abs(hi) * 0.05, 0.01)
-            lo -= pad; hi += pad
-        }
+        // A margin, so that points do not sit on the plot's edges.
+        let pad = hi - lo < max(abs(hi), 1) * 1e-6 ? max(abs(hi) * 0.05, 0.01) : (hi - lo) * 0.04
+        if lo != 0 || hi <= 0 { lo -= pad }
+        hi += pad
         let step = niceStep(hi - lo)
         lo = (lo / step).rounded(.down) * step
         hi = (hi / step).rounded(.up) * step
@@ -290,8 +297,8 @@ struct SVGChart {
         return s.hasPrefix("-") && Double(s) == 0 ? String(s.dropFirst()) : s
     }
 
-    /// A rough width of 11 px text in the system sans-serif font, enough to avoid overlaps.
-    static func textWidth(_ s: String) -> Double { Double(s.count) * 6.4 }
+    /// A rough width of 12 px text in the system sans-serif font, enough to avoid overlaps.
+    static func textWidth(_ s: String) -> Double { Double(s.count) * 7.2 }
 
     private func f(_ v: Double) -> String { String(format: "%.1f", v) }
 

@@ -1,0 +1,179 @@
+import Foundation
+import XCTest
+@testable import FineTuneCore
+
+/// The HTML training report: self-contained, escaped, one SVG per chart, robust to thin data.
+final class ReportTests: XCTestCase {
+    static let hostile = "<b>&\"x\""
+
+    /// A two-stage run: 3 freeze epochs then 7 finetune epochs, a step record every 25 steps.
+    static func sampleReport(classes: [String] = ["katana", "gun", hostile, "a rather long class name for a sword"])
+        -> TrainingReport {
+        var records: [MetricsRecord] = []
+        let stepsPerEpoch = 50
+        for epoch in 1...10 {
+            let stage = epoch <= 3 ? "freeze" : "finetune"
+            let t = Double(epoch)
+            for s in stride(from: 25, through: stepsPerEpoch, by: 25) {
+                let step = (epoch - 1) * stepsPerEpoch + s
+                let lr = stage == "freeze" ? 1e-3 : 1e-4 * 0.5 * (1 + cos(Double.pi * Double(step - 150) / 350))
+                records.append(MetricsRecord(kind: .step, stage: stage, epoch: epoch, step: step, loss: 1.5 / t,
+                                             accuracy: 0.5 + 0.04 * t, learning_rate: lr, images_per_second: 210,
+                                             elapsed: 12 * t))
+            }
+            records.append(MetricsRecord(kind: .epoch, stage: stage, epoch: epoch, step: epoch * stepsPerEpoch,
+                                         loss: 1.4 / t + 0.1, accuracy: min(0.99, 0.55 + 0.045 * t),
+                                         learning_rate: stage == "freeze" ? 1e-3 : 1e-4, images_per_second: 205 + t,
+                                         val_loss: 1.2 / t + 0.2 + (epoch > 8 ? 0.03 * (t - 8) : 0),
+                                         val_accuracy: min(0.95, 0.6 + 0.04 * t) - (epoch > 8 ? 0.01 : 0),
+                                         elapsed: 12 * t + 2))
+        }
+        var confusion = ConfusionMatrix(classes: classes)
+        for t in classes.indices {
+            for p in classes.indices {
+                for _ in 0..<(t == p ? 40 + 3 * t : (t + p) % 3) { confusion.add(truth: t, prediction: p) }
+            }
+        }
+        return TrainingReport(
+            title: "resnet18 on katana_gun",
+            settings: [("backbone", "resnet18"), ("strategy", "two-stage"), ("epochs", "3 + 7"), ("lr", "0.001"),
+                       ("finetune lr", "0.0001"), ("batch", "32"), ("data", "./katana_gun (val split 0.3, seed 0)")],
+            records: records, confusion: confusion, bestEpoch: 8, bestAccuracy: 0.92,
+            notes: ["backbone started from random initialisation (no --weights)"],
+            date: Date(timeIntervalSince1970: 1_790_000_000))
+    }
+
+    /// The `<svg ...>...</svg>` fragments of a page.
+    func charts(_ html: String) -> [String] {
+        html.components(separatedBy: "<svg").dropFirst().map { $0.components(separatedBy: "</svg>")[0] }
+    }
+
+    func assertFinite(_ html: String, file: StaticString = #filePath, line: UInt = #line) {
+        for svg in charts(html) {
+            XCTAssertFalse(svg.contains("nan"), "NaN coordinate in a chart", file: file, line: line)
+            XCTAssertFalse(svg.contains("inf"), "infinite coordinate in a chart", file: file, line: line)
+        }
+    }
+
+    func testSelfContained() {
+        let html = Self.sampleReport().html().lowercased()
+        for forbidden in ["<script", "src=\"http", "href=\"http", "@import", "url(", "<link", "<img", "<iframe"] {
+            XCTAssertFalse(html.contains(forbidden), forbidden)
+        }
+        XCTAssertTrue(html.hasPrefix("<!doctype html>"))
+        XCTAssertTrue(html.contains("<style>"))
+    }
+
+    func testEscapesUserStrings() {
+        var report = Self.sampleReport()
+        report.title = "run <i>1</i>"
+        report.settings.append(("note's", "a < b & c"))
+        report.notes.append("<script>alert(1)</script>")
+        let html = report.html()
+        XCTAssertFalse(html.contains(Self.hostile))
+        XCTAssertFalse(html.contains("<b>"))
+        XCTAssertFalse(html.contains("<i>1"))
+        XCTAssertFalse(html.lowercased().contains("<script"))
+        XCTAssertTrue(html.contains("&lt;b&gt;&amp;&quot;x&quot;"))
+        XCTAssertTrue(html.contains("run &lt;i&gt;1&lt;/i&gt;"))
+        XCTAssertTrue(html.contains("note&#39;s"))
+        XCTAssertTrue(html.contains("a &lt; b &amp; c"))
+    }
+
+    func testOneSVGPerChart() {
+        var report = Self.sampleReport()
+        XCTAssertEqual(charts(report.html()).count, 3, "loss, accuracy, learning rate")
+        report.records.removeAll { $0.kind == .step }
+        XCTAssertEqual(charts(report.html()).count, 2, "no step records: no learning-rate chart")
+        report.records = []
+        XCTAssertEqual(charts(report.html()).count, 0)
+    }
+
+    func testMarksStageChangeAndBestEpoch() {
+        let svgs = charts(Self.sampleReport().html())
+        for svg in svgs {
+            XCTAssertTrue(svg.contains(">freeze → finetune</text>"), "every chart marks the stage change")
+        }
+        for svg in svgs.prefix(2) {
+            XCTAssertTrue(svg.contains(">best: epoch 8</text>"))
+        }
+        // The stage change sits between epochs 3 and 4: x of the dashed line is halfway.
+        XCTAssertEqual(TrainingReport.stageChanges(Self.sampleReport().epochRecords).map(\.record.epoch), [4])
+
+        var single = Self.sampleReport()
+        single.records = single.records.map { var r = $0; r.stage = "full"; return r }
+        for svg in charts(single.html()) { XCTAssertFalse(svg.contains("→")) }
+    }
+
+    func testOneEpoch() {
+        var report = Self.sampleReport()
+        report.records = report.records.filter { $0.epoch == 1 }
+        report.bestEpoch = nil; report.bestAccuracy = nil
+        let html = report.html()
+        XCTAssertEqual(charts(html).count, 3)
+        assertFinite(html)
+        XCTAssertTrue(html.contains(">best: epoch 1</text>"))
+        XCTAssertTrue(html.contains("<circle"), "a single epoch is still drawn as a point")
+    }
+
+    func testNoValidation() {
+        var report = Self.sampleReport()
+        report.records = report.records.map { var r = $0; r.val_loss = nil; r.val_accuracy = nil; return r }
+        report.confusion = nil; report.bestEpoch = nil; report.bestAccuracy = nil
+        let html = report.html()
+        let svgs = charts(html)
+        XCTAssertEqual(svgs.count, 3)
+        assertFinite(html)
+        for svg in svgs {
+            XCTAssertFalse(svg.contains(">validation</text>"), "no validation series in the legend")
+            XCTAssertFalse(svg.contains("best:"))
+        }
+        XCTAssertTrue(html.contains("No validation set"))
+    }
+
+    func testNonFiniteValuesAreSkipped() {
+        var report = Self.sampleReport()
+        report.records = report.records.map { r in
+            var r = r
+            if r.kind == .epoch && r.epoch == 5 { r.loss = .nan; r.val_loss = .infinity; r.accuracy = -.infinity }
+            return r
+        }
+        let html = report.html()
+        assertFinite(html)
+        // The gap at epoch 5 splits each line of the two epoch charts into two paths.
+        XCTAssertEqual(charts(html)[0].components(separatedBy: "<path").count - 1, 4)
+    }
+
+    func testManyClassesAndLongNames() {
+        let classes = (0..<60).map { "class_\($0)_" + String(repeating: "x", count: $0) }
+        let html = Self.sampleReport(classes: classes).html()
+        XCTAssertTrue(html.contains("<div class=\"scroll matrix\">"))
+        XCTAssertEqual(html.components(separatedBy: "<th scope=\"col\" class=\"col\"").count - 1, 60)
+        XCTAssertTrue(html.contains(classes[59]))
+    }
+
+    func testAxisTicksAreRound() {
+        let y = SVGChart.yAxis([0.62, 0.93], limits: 0...1)
+        XCTAssertEqual(y.lo, 0.6, accuracy: 1e-12)
+        XCTAssertEqual(y.hi, 0.95, accuracy: 1e-12)
+        XCTAssertEqual(y.step, 0.05, accuracy: 1e-12)
+        XCTAssertEqual(y.ticks.count, 8)
+        XCTAssertEqual(SVGChart.yAxis([0.2, 0.999], limits: 0...1).hi, 1, "never beyond the limits")
+        let x = SVGChart.xAxis([1, 12], integer: true)
+        XCTAssertEqual(x.step, 2)
+        XCTAssertEqual(x.ticks, [2, 4, 6, 8, 10, 12])
+        XCTAssertEqual(SVGChart.xAxis([1], integer: true).ticks, [1])
+    }
+
+    func testWriteIsAtomicAndComplete() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let report = Self.sampleReport()
+        let url = folder.appendingPathComponent("report.html")
+        try "old".write(to: url, atomically: false, encoding: .utf8)
+        try report.write(to: url)
+        XCTAssertEqual(try String(contentsOf: url, encoding: .utf8), report.html())
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["report.html"])
+    }
+}
