@@ -110,14 +110,13 @@ final class KernelGradientTests: XCTestCase {
         var worst: Float = 0
         var x: Float = -87
         while x < 88 {
-            let v = exp16(SIMD16<Float>((0..<16).map { x + Float($0) * 0.0137 }))
             for i in 0..<16 {
                 let ref = expf(x + Float(i) * 0.0137)
-                worst = max(worst, abs(v[i] - ref) / ref)
+                worst = max(worst, abs(fastExp(x + Float(i) * 0.0137) - ref) / ref)
             }
             x += 0.219
         }
-        XCTAssertLessThan(worst, 4e-7, "largest relative error of exp16")
+        XCTAssertLessThan(worst, 4e-7, "largest relative error of fastExp")
     }
 
     // MARK: the check

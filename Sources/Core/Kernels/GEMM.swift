@@ -1,11 +1,15 @@
-import Foundation
 import CBLAS
+import Foundation
 
 /// The one matrix-multiply choke point: every convolution with a reduction, every linear layer
 /// and their backward passes call this wrapper over OpenBLAS's `cblas_sgemm`.
 ///
 /// Row-major: C (m x n) = alpha * op(A) * op(B) + beta * C, where op(A) is m x k and op(B) k x n.
 /// `lda`, `ldb`, `ldc` are the row strides of A, B and C as stored.
+///
+/// OpenBLAS runs single-threaded; this wrapper splits C into one block of rows (or of columns,
+/// when there are few rows) per compute thread. One thread pool for GEMM and the other kernels
+/// keeps OpenBLAS's spinning threads from competing with them for the cores.
 @inline(__always)
 func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -15,35 +19,36 @@ func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, al
         if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         return
     }
-    if GEMMSplit.enabled, m >= 64 {
-        // Row blocks of C on our own threads, each a single-threaded OpenBLAS call.
-        let threads = ComputeThreads.count
-        let rows = (m + threads - 1) / threads
-        parallelFor(threads) { ts in
-            for t in ts {
-                let m0 = t * rows, mt = min(m, m0 + rows) - m0
-                if mt <= 0 { continue }
-                let aBlock = transA ? a + m0 : a + m0 * lda
-                cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                            Int32(mt), Int32(n), Int32(k), alpha, aBlock, Int32(lda), b, Int32(ldb), beta, c + m0 * ldc, Int32(ldc))
-            }
+    _ = ComputeThreads.singleThreadedBLAS
+    let threads = ComputeThreads.count
+    let byRows = m >= 32 * threads || m >= n
+    let length = byRows ? m : n
+    let parts = min(threads, max(1, length / 16), max(1, m * n * k / 100_000))
+    let chunk = (length + parts - 1) / parts
+    parallelFor(parts) { range in
+        for t in range {
+            let start = t * chunk, size = min(length, start + chunk) - start
+            guard size > 0 else { continue }
+            // A block of rows of C reads the same rows of op(A); a block of columns, the same columns of op(B).
+            let aBlock = byRows ? (transA ? a + start : a + start * lda) : a
+            let bBlock = byRows ? b : (transB ? b + start * ldb : b + start)
+            let cBlock = byRows ? c + start * ldc : c + start
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(byRows ? size : m), Int32(byRows ? n : size), Int32(k), alpha,
+                        aBlock, Int32(lda), bBlock, Int32(ldb), beta, cBlock, Int32(ldc))
         }
-        return
     }
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
-enum GEMMSplit {
-    static let enabled = ProcessInfo.processInfo.environment["FT_SPLIT"] == "1"
-}
-
-/// Threads used by OpenBLAS and by the parallel loops of the other kernels.
+/// Threads of the compute kernels: GEMM blocks and the parallel loops (OpenBLAS itself runs one).
 public enum ComputeThreads {
-    nonisolated(unsafe) public private(set) static var count = 2
+    /// Defaults to the machine's cores; `finetune --threads` sets it.
+    nonisolated(unsafe) public private(set) static var count = ProcessInfo.processInfo.activeProcessorCount
 
     public static func set(_ n: Int) {
         count = max(1, n)
-        openblas_set_num_threads(GEMMSplit.enabled ? 1 : Int32(count))
     }
+
+    /// Done once, before the first GEMM.
+    static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
 }
