@@ -11,7 +11,7 @@ struct Finetune: ParsableCommand {
         Backbones are plugins: shared libraries found in --plugin-dir folders, \
         FINETUNE_PLUGIN_PATH, ./plugins and the folder of this executable.
         """,
-        subcommands: [Backbones.self, Summary.self, Predict.self, Evaluate.self, Import.self, DemoData.self, Bench.self, BenchData.self]
+        subcommands: [Backbones.self, Summary.self, Train.self, Predict.self, Evaluate.self, Import.self, DemoData.self, Bench.self, BenchData.self]
     )
 }
 

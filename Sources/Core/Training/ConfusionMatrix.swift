@@ -49,9 +49,11 @@ public struct ConfusionMatrix: Codable, Equatable, Sendable {
         lines.append("")
         lines.append("confusion matrix (rows: true class, columns: predicted)")
         let cell = max(5, counts.flatMap { $0 }.map { String($0).count }.max() ?? 0)
-        lines.append(pad("", width) + classes.indices.map { pad("[\($0)]", cell + 1) }.joined())
-        for (c, name) in classes.enumerated() {
-            lines.append(pad("[\(c)] " + name, width) + counts[c].map { pad(String($0), cell + 1) }.joined())
+        let labels = classes.enumerated().map { "[\($0.offset)] \($0.element)" }
+        let labelWidth = labels.map(\.count).max() ?? 0
+        lines.append(pad("", labelWidth) + classes.indices.map { pad("[\($0)]", cell + 1) }.joined())
+        for (c, label) in labels.enumerated() {
+            lines.append(pad(label, labelWidth) + counts[c].map { pad(String($0), cell + 1) }.joined())
         }
         return lines.joined(separator: "\n")
     }

@@ -1,0 +1,60 @@
+import FineTuneCore
+import Foundation
+
+/// Renders training events: a redrawn progress bar on a terminal, plain periodic lines otherwise.
+final class ProgressPrinter {
+    let isTerminal = isatty(STDOUT_FILENO) != 0
+    var lastPlain = Date.distantPast
+    var barShown = false
+
+    func handle(_ event: Trainer.Event) {
+        switch event {
+        case .info(let message):
+            finishLine()
+            print(message)
+        case .progress(let stage, let epoch, let epochs, let batch, let batches, let loss, let accuracy, let rate, let remaining):
+            let text = String(format: "%@ epoch %d/%d  %d/%d  loss %.4f  acc %.4f  %.1f img/s  ETA %@",
+                              stage, epoch, epochs, batch, batches, loss, accuracy, rate, duration(remaining))
+            if isTerminal {
+                let width = 24, filled = batches == 0 ? 0 : width * batch / batches
+                let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+                FileHandle.standardOutput.write(Data(("\r\u{1B}[K[\(bar)] " + text).utf8))
+                barShown = true
+            } else if Date().timeIntervalSince(lastPlain) >= 10 || batch == batches {
+                print(text)
+                lastPlain = Date()
+            }
+        case .epoch(let r):
+            finishLine()
+            var line = String(format: "epoch %d (%@): loss %.4f acc %.4f", r.epoch, r.stage, r.loss, r.accuracy)
+            if let vl = r.val_loss, let va = r.val_accuracy { line += String(format: "  val_loss %.4f val_acc %.4f", vl, va) }
+            line += String(format: "  %.1f img/s", r.images_per_second)
+            print(line)
+        }
+    }
+
+    func finishLine() {
+        if barShown {
+            print("")
+            barShown = false
+        }
+    }
+
+    func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
+        let s = Int(seconds)
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}
+
+/// Ctrl-C: the first press asks the run to stop after the current step; the second exits at once.
+enum Interrupt {
+    nonisolated(unsafe) static var requested = false
+
+    static func install() {
+        signal(SIGINT) { _ in
+            if Interrupt.requested { _exit(130) }
+            Interrupt.requested = true
+        }
+    }
+}
