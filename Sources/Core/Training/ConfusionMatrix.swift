@@ -53,7 +53,7 @@ public struct ConfusionMatrix: Codable, Equatable, Sendable {
         let labelWidth = labels.map(\.count).max() ?? 0
         lines.append(pad("", labelWidth) + classes.indices.map { pad("[\($0)]", cell + 1) }.joined())
         for (c, label) in labels.enumerated() {
-            lines.append(pad(label, labelWidth) + counts[c].map { pad(String($0), cell + 1) }.joined())
+            lines.append(label + String(repeating: " ", count: labelWidth - label.count) + counts[c].map { pad(String($0), cell + 1) }.joined())
         }
         return lines.joined(separator: "\n")
     }
