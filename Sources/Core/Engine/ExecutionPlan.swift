@@ -15,6 +15,8 @@ struct ExecutionPlan {
     }
 
     var steps: [Step]
+    /// An activation a convolution applies to its own output (the activation node is then an alias).
+    var epilogue: [Activation?]
     /// Training and on a path from a trainable parameter to the output.
     var needsGrad: [Bool]
     /// Trainable parameters of the node receive gradients.
@@ -56,6 +58,23 @@ struct ExecutionPlan {
             case .dropout, .stochasticDepth:
                 steps[node.id] = .alias
             default: break
+            }
+        }
+
+        // In inference, a ReLU/SiLU/... right after a convolution (or a BN folded into one) is
+        // applied in the convolution's epilogue while its output is in cache.
+        var epilogue = [Activation?](repeating: nil, count: nodes.count)
+        for node in nodes where inferenceMode[node.id] {
+            guard case .activation(let a) = node.operation else { continue }
+            let p = node.inputs[0]
+            let isConv: Bool
+            switch (nodes[p].operation, steps[p]) {
+            case (.conv2d, .compute), (.batchNorm, .foldedConv): isConv = true
+            default: isConv = false
+            }
+            if isConv, inferenceMode[p], consumers[p] == [node.id], p != graph.features {
+                epilogue[p] = a
+                steps[node.id] = .alias
             }
         }
 
@@ -141,6 +160,7 @@ struct ExecutionPlan {
         }
 
         self.steps = steps
+        self.epilogue = epilogue
         self.gradStorage = gradStorage
         self.gradBufferSizes = gradSizes
         self.needsGrad = needsGrad

@@ -119,10 +119,12 @@ public final class Executor {
         case (.batchNorm, .foldedConv(let conv)):
             var g = geometry[conv]!; g.n = n
             let f = folded[id]!
-            runConv(g, conv: conv, x: pointers[graph.nodes[conv].inputs[0]]!, weight: f.weight.pointer, bias: f.bias.pointer, y: y)
+            runConv(g, x: pointers[graph.nodes[conv].inputs[0]]!, weight: f.weight.pointer, bias: f.bias.pointer,
+                    activation: plan.epilogue[id], y: y)
         case (.conv2d, _):
             var g = geometry[id]!; g.n = n
-            runConv(g, conv: id, x: x(), weight: s[0].value.pointer, bias: s.count > 1 ? s[1].value.pointer : nil, y: y)
+            runConv(g, x: x(), weight: s[0].value.pointer, bias: s.count > 1 ? s[1].value.pointer : nil,
+                    activation: plan.epilogue[id], y: y)
         case (.batchNorm(let eps, let momentum), _):
             let rows = n * node.outputShape.height * node.outputShape.width, c = node.outputShape.channels
             if plan.inferenceMode[id] {
@@ -165,12 +167,12 @@ public final class Executor {
         }
     }
 
-    func runConv(_ g: ConvGeometry, conv: Int, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+    func runConv(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                 bias: UnsafePointer<Float>?, activation: Activation?, y: UnsafeMutablePointer<Float>) {
         if g.isDepthwise {
-            DepthwiseConv2D.forward(g, x: x, weight: weight, bias: bias, y: y)
+            DepthwiseConv2D.forward(g, x: x, weight: weight, bias: bias, activation: activation, y: y)
         } else {
-            Conv2D.forward(g, x: x, weight: weight, bias: bias, y: y, scratch: scratch.pointer)
+            Conv2D.forward(g, x: x, weight: weight, bias: bias, activation: activation, y: y, scratch: scratch.pointer)
         }
     }
 

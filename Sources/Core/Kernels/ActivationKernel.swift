@@ -11,6 +11,17 @@ enum ActivationKernel {
         }
     }
 
+    /// Applies `a` in place to `count` values (a convolution's fused epilogue).
+    @inline(__always)
+    static func apply(_ a: Activation, _ p: UnsafeMutablePointer<Float>, count: Int) {
+        switch a {
+        case .relu: for i in 0..<count { p[i] = max(p[i], 0) }
+        case .relu6: for i in 0..<count { p[i] = min(max(p[i], 0), 6) }
+        case .silu: for i in 0..<count { p[i] = p[i] / (1 + fastExp(-p[i])) }
+        case .sigmoid: for i in 0..<count { p[i] = 1 / (1 + fastExp(-p[i])) }
+        }
+    }
+
     /// dx = dy * a'(x), written (not accumulated).
     static func backward(_ a: Activation, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
                          dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count: Int) {

@@ -22,25 +22,49 @@ enum Conv2D {
         g.isPointwise ? 0 : samplesPerChunk(g) * g.oh * g.ow * g.k
     }
 
+    /// - Parameter activation: applied after the bias, chunk by chunk while the output is in cache
+    ///   (inference, where an activation follows the convolution directly).
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+                        bias: UnsafePointer<Float>?, activation: Activation? = nil,
+                        y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         if g.isPointwise, g.groups == 1 {
-            gemm(transB: true, m: g.n * g.h * g.w, n: g.oc, k: g.c, a: x, lda: g.c, b: weight, ldb: g.c, c: y, ldc: g.oc)
-        } else {
-            let chunk = samplesPerChunk(g), pixels = g.oh * g.ow
-            var s0 = 0
-            while s0 < g.n {
-                let ns = min(chunk, g.n - s0)
-                for group in 0..<g.groups {
-                    im2col(g, x: x, firstSample: s0, samples: ns, group: group, cols: scratch)
-                    gemm(transB: true, m: ns * pixels, n: g.ocg, k: g.k, a: scratch, lda: g.k,
-                         b: weight + group * g.ocg * g.k, ldb: g.k,
-                         c: y + s0 * pixels * g.oc + group * g.ocg, ldc: g.oc)
-                }
-                s0 += ns
+            let rows = g.n * g.h * g.w
+            var r0 = 0
+            while r0 < rows {
+                let m = min(targetRows, rows - r0)
+                gemm(transB: true, m: m, n: g.oc, k: g.c, a: x + r0 * g.c, lda: g.c, b: weight, ldb: g.c,
+                     c: y + r0 * g.oc, ldc: g.oc)
+                epilogue(y + r0 * g.oc, bias: bias, activation: activation, rows: m, channels: g.oc)
+                r0 += m
+            }
+            return
+        }
+        let chunk = samplesPerChunk(g), pixels = g.oh * g.ow
+        var s0 = 0
+        while s0 < g.n {
+            let ns = min(chunk, g.n - s0)
+            for group in 0..<g.groups {
+                im2col(g, x: x, firstSample: s0, samples: ns, group: group, cols: scratch)
+                gemm(transB: true, m: ns * pixels, n: g.ocg, k: g.k, a: scratch, lda: g.k,
+                     b: weight + group * g.ocg * g.k, ldb: g.k,
+                     c: y + s0 * pixels * g.oc + group * g.ocg, ldc: g.oc)
+            }
+            epilogue(y + s0 * pixels * g.oc, bias: bias, activation: activation, rows: ns * pixels, channels: g.oc)
+            s0 += ns
+        }
+    }
+
+    /// y[r][c] = activation(y[r][c] + bias[c]), either part optional.
+    static func epilogue(_ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, activation: Activation?,
+                         rows: Int, channels: Int) {
+        guard bias != nil || activation != nil else { return }
+        parallelFor(rows, minimumPerThread: 64) { range in
+            for r in range {
+                let row = y + r * channels
+                if let bias { for c in 0..<channels { row[c] += bias[c] } }
+                if let activation { ActivationKernel.apply(activation, row, count: channels) }
             }
         }
-        if let bias { addBias(y, bias, rows: g.n * g.oh * g.ow, channels: g.oc) }
     }
 
     /// Accumulates dW (and dBias) when given; writes dX when given (overwriting it).

@@ -6,8 +6,9 @@
 ///     bias  (c)              optional
 ///     y     (n, oh, ow, c)
 enum DepthwiseConv2D {
+    /// - Parameter activation: applied to each output pixel once it is complete (inference epilogue).
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+                        bias: UnsafePointer<Float>?, activation: Activation? = nil, y: UnsafeMutablePointer<Float>) {
         let c = g.c
         parallelFor(g.n * g.oh, minimumPerThread: 2) { rows in
             for r in rows {
@@ -27,6 +28,7 @@ enum DepthwiseConv2D {
                             for ci in 0..<c { out[ci] += xin[ci] * wk[ci] }
                         }
                     }
+                    if let activation { ActivationKernel.apply(activation, out, count: c) }
                 }
             }
         }
