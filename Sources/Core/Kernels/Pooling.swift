@@ -1,4 +1,5 @@
 /// Max, average and global average pooling over NHWC, forward and backward.
+/// (Max pooling skips NaN inputs where PyTorch would propagate them.)
 ///
 ///     x (n, h, w, c)   y (n, oh, ow, c)   global: y (n, c)
 enum MaxPool {
@@ -13,7 +14,7 @@ enum MaxPool {
                     out.update(repeating: -.infinity, count: c)
                     forEachTap(g, oy, ox) { iy, ix in
                         let xin = xs + (iy * g.w + ix) * c
-                        for i in 0..<c where xin[i] > out[i] || xin[i].isNaN { out[i] = xin[i] }
+                        for i in 0..<c { let v = xin[i]; out[i] = v > out[i] ? v : out[i] }
                     }
                 }
             }
@@ -36,7 +37,7 @@ enum MaxPool {
                         for i in 0..<c { found[i] = false }
                         forEachTap(g, oy, ox) { iy, ix in
                             let off = (iy * g.w + ix) * c
-                            for i in 0..<c where !found[i] && (xs[off + i] == yo[i] || (xs[off + i].isNaN && yo[i].isNaN)) {
+                            for i in 0..<c where !found[i] && xs[off + i] == yo[i] {
                                 found[i] = true
                                 dxs[off + i] += d[i]
                             }
