@@ -43,7 +43,7 @@ extension Trainer {
                     if batchIndex < state.batchInEpoch { continue }  // resuming inside this epoch
                     if shouldStop() {
                         try saveLast(epoch: epoch, stage: stage, optimizer: optimizer)
-                        onEvent(.info("stopped after batch \(batchIndex) of epoch \(epoch); saved last.safetensors — continue with --resume \(options.output)"))
+                        onEvent(.info("stopped in epoch \(epoch) after \(batchIndex) of \(batches) batches; saved last.safetensors — continue with: finetune train --resume \(options.output)"))
                         return .interrupted
                     }
                     let n = batch.count

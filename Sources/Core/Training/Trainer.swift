@@ -77,7 +77,9 @@ public final class Trainer {
             try model.load(try ModelFile(contentsOf: output.appendingPathComponent("last.safetensors"))
                 .graphAndWeights(backbone: backbone, file: "last.safetensors").weights)
             records = Self.readRecords(output)
-            onEvent(.info("resuming at stage \(stages[state.stage].name), epoch \(state.epochInStage + 1), batch \(state.batchInEpoch)"))
+            if state.finished { onEvent(.info("the run in \(options.output) had finished; nothing left to train")) }
+            let stage = min(state.stage, stages.count - 1)
+            onEvent(.info("resuming at epoch \(epochsBefore(stage) + state.epochInStage + 1) (stage \(stages[stage].name)), batch \(state.batchInEpoch + 1)"))
         } else {
             model.initialize(seed: options.seed)
             if let weights = options.weights {
