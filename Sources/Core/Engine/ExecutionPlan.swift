@@ -110,8 +110,7 @@ struct ExecutionPlan {
         for node in nodes where owner[node.id] != node.id && kept[node.id] { kept[owner[node.id]] = true }
 
         var storage = [Int?](repeating: nil, count: nodes.count)
-        var bufferSizes: [Int] = []
-        var free: [Int] = []
+        var activations = BufferPool()
         for node in nodes {
             let id = node.id
             switch steps[id] {
@@ -120,54 +119,34 @@ struct ExecutionPlan {
             default: break
             }
             if case .input = node.operation { continue }  // reads the caller's memory
-            let size = perSample[id] * batchSize
-            if !kept[id], let best = free.filter({ bufferSizes[$0] >= size }).min(by: { bufferSizes[$0] < bufferSizes[$1] })
-                ?? free.max(by: { bufferSizes[$0] < bufferSizes[$1] }) {
-                free.removeAll { $0 == best }
-                bufferSizes[best] = max(bufferSizes[best], size)
-                storage[id] = best
-            } else {
-                bufferSizes.append(size)
-                storage[id] = bufferSizes.count - 1
-            }
+            storage[id] = activations.take(perSample[id] * batchSize, reuse: !kept[id])
             // Release what this node was the last to read.
             for i in reads(id) where lastRead[owner[i]] == id && !kept[owner[i]] {
-                if let b = storage[owner[i]], !free.contains(b) { free.append(b) }
+                if let b = storage[owner[i]] { activations.release(b) }
             }
-            if lastRead[id] < 0, !kept[id], id != graph.output, let b = storage[id] { free.append(b) }
+            if lastRead[id] < 0, !kept[id], id != graph.output, let b = storage[id] { activations.release(b) }
         }
         // Gradient buffers, live from the first consumer's backward (which writes the gradient)
         // to the node's own backward (the last to read it); backward runs in reverse order.
         var gradStorage = [Int?](repeating: nil, count: nodes.count)
-        var gradSizes: [Int] = []
-        var gradFree: [Int] = []
-        func allocateGradient(_ j: Int) {
-            let size = perSample[j] * batchSize
-            if let best = gradFree.filter({ gradSizes[$0] >= size }).min(by: { gradSizes[$0] < gradSizes[$1] })
-                ?? gradFree.max(by: { gradSizes[$0] < gradSizes[$1] }) {
-                gradFree.removeAll { $0 == best }
-                gradSizes[best] = max(gradSizes[best], size)
-                gradStorage[j] = best
-            } else {
-                gradSizes.append(size)
-                gradStorage[j] = gradSizes.count - 1
-            }
-        }
-        if needsGrad[graph.output] { allocateGradient(graph.output) }
+        var gradients = BufferPool()
+        if needsGrad[graph.output] { gradStorage[graph.output] = gradients.take(perSample[graph.output] * batchSize) }
         for node in nodes.reversed() where needsGrad[node.id] {
-            for j in Set(node.inputs) where needsGrad[j] && consumers[j].max() == node.id { allocateGradient(j) }
-            if let b = gradStorage[node.id] { gradFree.append(b) }
+            for j in Set(node.inputs) where needsGrad[j] && consumers[j].max() == node.id {
+                gradStorage[j] = gradients.take(perSample[j] * batchSize)
+            }
+            if let b = gradStorage[node.id] { gradients.release(b) }
         }
 
         self.steps = steps
         self.epilogue = epilogue
         self.gradStorage = gradStorage
-        self.gradBufferSizes = gradSizes
+        self.gradBufferSizes = gradients.sizes
         self.needsGrad = needsGrad
         self.trainable = trainable
         self.inferenceMode = inferenceMode
         self.storage = storage
-        self.bufferSizes = bufferSizes
+        self.bufferSizes = activations.sizes
     }
 
     /// Whether a node's backward reads its input's values (to keep that output alive).
@@ -187,5 +166,29 @@ struct ExecutionPlan {
         case .maxPool: return true
         default: return false
         }
+    }
+}
+
+/// Buffer ids handed out best-fit from a free list; a reused buffer grows to its largest use.
+struct BufferPool {
+    /// Float count of each buffer id.
+    private(set) var sizes: [Int] = []
+    private var free: [Int] = []
+
+    /// A buffer of at least `size` floats: a free one when `reuse` (the smallest that fits, else
+    /// the largest, grown), or a new one.
+    mutating func take(_ size: Int, reuse: Bool = true) -> Int {
+        if reuse, let best = free.filter({ sizes[$0] >= size }).min(by: { sizes[$0] < sizes[$1] })
+            ?? free.max(by: { sizes[$0] < sizes[$1] }) {
+            free.removeAll { $0 == best }
+            sizes[best] = max(sizes[best], size)
+            return best
+        }
+        sizes.append(size)
+        return sizes.count - 1
+    }
+
+    mutating func release(_ id: Int) {
+        if !free.contains(id) { free.append(id) }
     }
 }

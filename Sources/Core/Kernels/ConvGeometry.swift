@@ -35,4 +35,19 @@ struct ConvGeometry {
     /// 1x1, stride 1, no padding: the input itself is the im2col matrix.
     var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && oh == h && ow == w }
     var isDepthwise: Bool { groups == c && groups == oc && groups > 1 }
+
+    /// Calls body(iy, ix, tap) for each in-bounds input cell of output (oy, ox)'s window, where
+    /// tap = ky * kw + kx indexes the kernel.
+    @inline(__always)
+    func forEachTap(_ oy: Int, _ ox: Int, _ body: (Int, Int, Int) -> Void) {
+        for ky in 0..<kh {
+            let iy = oy * sh - pt + ky * dh
+            if iy < 0 || iy >= h { continue }
+            for kx in 0..<kw {
+                let ix = ox * sw - pl + kx * dw
+                if ix < 0 || ix >= w { continue }
+                body(iy, ix, ky * kw + kx)
+            }
+        }
+    }
 }

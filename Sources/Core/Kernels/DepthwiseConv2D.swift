@@ -16,17 +16,20 @@ enum DepthwiseConv2D {
                 let xs = x + s * g.h * g.w * c
                 for ox in 0..<g.ow {
                     let out = y + (r * g.ow + ox) * c
-                    if let bias { out.update(from: bias, count: c) } else { out.update(repeating: 0, count: c) }
-                    for ky in 0..<g.kh {
-                        let iy = oy * g.sh - g.pt + ky * g.dh
-                        if iy < 0 || iy >= g.h { continue }
-                        for kx in 0..<g.kw {
-                            let ix = ox * g.sw - g.pl + kx * g.dw
-                            if ix < 0 || ix >= g.w { continue }
-                            let xin = xs + (iy * g.w + ix) * c
-                            let wk = weight + (ky * g.kw + kx) * c
-                            for ci in 0..<c { out[ci] += xin[ci] * wk[ci] }
+                    // 16 channels at a time in registers over every tap, then the remainder.
+                    var c0 = 0
+                    while c0 + 16 <= c {
+                        var acc = bias.map { SIMD16<Float>(load16($0 + c0)) } ?? SIMD16<Float>()
+                        g.forEachTap(oy, ox) { iy, ix, k in
+                            acc += load16(xs + (iy * g.w + ix) * c + c0) * load16(weight + k * c + c0)
                         }
+                        store16(acc, out + c0)
+                        c0 += 16
+                    }
+                    for ci in c0..<c {
+                        var acc = bias?[ci] ?? 0
+                        g.forEachTap(oy, ox) { iy, ix, k in acc += xs[(iy * g.w + ix) * c + ci] * weight[k * c + ci] }
+                        out[ci] = acc
                     }
                     if let activation { ActivationKernel.apply(activation, out, count: c) }
                 }
@@ -101,4 +104,14 @@ enum DepthwiseConv2D {
             }
         }
     }
+}
+
+@inline(__always)
+func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }

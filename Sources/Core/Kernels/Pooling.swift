@@ -12,7 +12,7 @@ enum MaxPool {
                 for ox in 0..<g.ow {
                     let out = y + (r * g.ow + ox) * c
                     out.update(repeating: -.infinity, count: c)
-                    forEachTap(g, oy, ox) { iy, ix in
+                    g.forEachTap(oy, ox) { iy, ix, _ in
                         let xin = xs + (iy * g.w + ix) * c
                         for i in 0..<c { let v = xin[i]; out[i] = v > out[i] ? v : out[i] }
                     }
@@ -35,7 +35,7 @@ enum MaxPool {
                         let o = ((s * g.oh + oy) * g.ow + ox) * c
                         let yo = y + o, d = dy + o
                         for i in 0..<c { found[i] = false }
-                        forEachTap(g, oy, ox) { iy, ix in
+                        g.forEachTap(oy, ox) { iy, ix, _ in
                             let off = (iy * g.w + ix) * c
                             for i in 0..<c where !found[i] && xs[off + i] == yo[i] {
                                 found[i] = true
@@ -58,7 +58,7 @@ enum AvgPool {
             return Float((y1 - y0) * (x1 - x0))
         }
         var taps = 0
-        forEachTap(g, oy, ox) { _, _ in taps += 1 }
+        g.forEachTap(oy, ox) { _, _, _ in taps += 1 }
         return Float(max(taps, 1))
     }
 
@@ -71,7 +71,7 @@ enum AvgPool {
                 for ox in 0..<g.ow {
                     let out = y + (r * g.ow + ox) * c
                     out.update(repeating: 0, count: c)
-                    forEachTap(g, oy, ox) { iy, ix in
+                    g.forEachTap(oy, ox) { iy, ix, _ in
                         let xin = xs + (iy * g.w + ix) * c
                         for i in 0..<c { out[i] += xin[i] }
                     }
@@ -92,7 +92,7 @@ enum AvgPool {
                     for ox in 0..<g.ow {
                         let d = dy + ((s * g.oh + oy) * g.ow + ox) * c
                         let inv = 1 / divisor(g, p, oy, ox)
-                        forEachTap(g, oy, ox) { iy, ix in
+                        g.forEachTap(oy, ox) { iy, ix, _ in
                             let dst = dxs + (iy * g.w + ix) * c
                             for i in 0..<c { dst[i] += d[i] * inv }
                         }
@@ -123,20 +123,6 @@ enum GlobalAvgPool {
                 let d = dy + s * c
                 for p in 0..<hw { let out = dx + (s * hw + p) * c; for i in 0..<c { out[i] = d[i] * inv } }
             }
-        }
-    }
-}
-
-/// Calls body(iy, ix) for each in-bounds input cell of output (oy, ox)'s window.
-@inline(__always)
-func forEachTap(_ g: ConvGeometry, _ oy: Int, _ ox: Int, _ body: (Int, Int) -> Void) {
-    for ky in 0..<g.kh {
-        let iy = oy * g.sh - g.pt + ky * g.dh
-        if iy < 0 || iy >= g.h { continue }
-        for kx in 0..<g.kw {
-            let ix = ox * g.sw - g.pl + kx * g.dw
-            if ix < 0 || ix >= g.w { continue }
-            body(iy, ix)
         }
     }
 }
