@@ -4,7 +4,8 @@
 @inline(__always)
 func fastExp(_ x: Float) -> Float {
     let x = min(max(x, -87.3), 88.3)
-    let n = (x * 1.442_695_04).rounded(.toNearestOrEven)
+    // Round to nearest by adding and subtracting 1.5 * 2^23 (no libm call, so loops vectorise).
+    let n = (x * 1.442_695_04 + 12_582_912) - 12_582_912
     var r = x - n * 0.693_359_375
     r = r - n * -2.121_944_4e-4
     var p: Float = 1.987_569_15e-4
