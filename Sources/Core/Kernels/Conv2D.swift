@@ -11,7 +11,7 @@
 /// a chunk of samples at a time so the scratch stays bounded.
 enum Conv2D {
     /// Rows of im2col per GEMM: enough for OpenBLAS to run near peak, small enough to stay bounded.
-    static let targetRows = 4096
+    static let targetRows = 12288
 
     static func samplesPerChunk(_ g: ConvGeometry) -> Int {
         max(1, min(g.n, targetRows / max(1, g.oh * g.ow)))
