@@ -81,6 +81,7 @@ final class EngineParityTests: XCTestCase {
         }
         XCTAssertEqual(Double(loss), c.train_loss, accuracy: Self.tolerance * abs(c.train_loss), "\(name) loss")
         train.backward(dLogits)
+        withExtendedLifetime(nhwc) {}  // backward reads the input through forward's pointer
 
         XCTAssertEqual(Set(model.parameters.map(\.spec.name)), Set(c.gradients.keys), name)
         let floor = 1e-2 * (c.gradients.values.map(\.norm).max() ?? 0)

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import FineTuneCore
 
-/// Whole runs of the trainer on a small generated image folder (mobilenet-v2 at 32 px).
+/// Whole runs of the trainer on a small generated image folder (mobilenet-v2 at 64 px).
 final class TrainingEndToEndTests: XCTestCase {
     static let data: String = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("finetune-train-data-\(UUID().uuidString)").path
@@ -23,7 +23,7 @@ final class TrainingEndToEndTests: XCTestCase {
         o.freezeEpochs = 1
         o.epochs = 2
         o.batchSize = 8
-        o.inputSize = 32
+        o.inputSize = 64
         o.logEvery = 2
         o.seed = 5
         return o
@@ -81,8 +81,8 @@ final class TrainingEndToEndTests: XCTestCase {
         _ = try trainer(a).run()
         var b = options()
         b.seed = a.seed
-        // Stop inside the second stage (epoch 2 of 3: 5 steps per epoch with 36 images in batches of 8).
-        guard case .interrupted = try trainer(b, stopAfter: 7).run() else { return XCTFail("expected an interruption") }
+        // Stop inside the second stage (epoch 2 of 3: 4 steps per epoch with 36 images in batches of 8).
+        guard case .interrupted = try trainer(b, stopAfter: 6).run() else { return XCTFail("expected an interruption") }
         let state = try TrainingState.read(from: URL(fileURLWithPath: b.output))
         XCTAssertEqual(state.stage, 1)
         XCTAssertGreaterThan(state.batchInEpoch, 0)

@@ -82,7 +82,8 @@ public final class Executor {
 
     /// Runs the graph on `n` samples (n <= batchSize) of `input` (n, h, w, c) and returns the
     /// output node's values (n, classes) — logits with a head, else the pooled features.
-    /// `rng` draws the dropout and stochastic-depth masks in training.
+    /// `rng` draws the dropout and stochastic-depth masks in training. The executor keeps
+    /// `input` as the input node's output: it must stay valid until `backward` returns.
     @discardableResult
     public func forward(_ input: UnsafePointer<Float>, count n: Int, rng: inout SplitMix64) -> UnsafeMutablePointer<Float> {
         precondition(n >= 1 && n <= batchSize, "batch of \(n) does not fit an executor planned for \(batchSize)")

@@ -65,6 +65,7 @@ extension Trainer {
                     for i in 0..<n where argmax(logits + i * classes.count, count: classes.count) == Int(batch.labels[i]) { correct += 1 }
                     for slot in trainable { slot.grad!.zero() }
                     executor.backward(dLogits)
+                    withExtendedLifetime(batch) {}  // backward read the images through forward's pointer
                     optimizer.step(trainable) { slot in
                         (slot.group == head ? stage.lr : (stage.backboneLR ?? stage.lr)) * lrFactor
                     }
@@ -151,7 +152,7 @@ extension Trainer {
         encoder.outputFormatting = [.sortedKeys]
         let line = try encoder.encode(record) + Data("\n".utf8)
         let url = output.appendingPathComponent("metrics.jsonl")
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
         try handle.seekToEnd()

@@ -64,7 +64,10 @@ public final class Trainer {
         train = DataLoader(dataset: trainSet,
                            transform: TrainTransform(crop: RandomResizedCrop(size: size), augmentations: augmentations,
                                                      normalize: normalize),
-                           options: .init(batchSize: options.batchSize, shuffle: true, seed: options.seed,
+                           // The last incomplete batch is left out (it differs each epoch, as the order is
+                           // reshuffled): batch statistics over a handful of images make BN unstable.
+                           options: .init(batchSize: options.batchSize, shuffle: true,
+                                          dropLast: trainSet.count > options.batchSize, seed: options.seed,
                                           workers: options.workers))
         validation = DataLoader(dataset: valSet,
                                 transform: EvalTransform(resize: evalResize, crop: size, normalize: normalize),
