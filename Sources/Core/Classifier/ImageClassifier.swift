@@ -47,19 +47,20 @@ public final class ImageClassifier {
             let chunk = Array(paths[start..<min(paths.count, start + batchSize)])
             var decoded: [(path: String, error: Error?)] = []
             var random = SeededRandom(seed: 0)  // evaluation transforms draw nothing
+            var good = 0
             input.withUnsafeMutableBufferPointer { buffer in
                 for path in chunk {
                     do {
                         let bytes = try readImageFile(path)
                         try transform.process(bytes, path: path, decoder: decoder, random: &random,
-                                              into: buffer.baseAddress! + decoded.filter { $0.error == nil }.count * sample)
+                                              into: buffer.baseAddress! + good * sample)
                         decoded.append((path, nil))
+                        good += 1
                     } catch {
                         decoded.append((path, error))
                     }
                 }
             }
-            let good = decoded.filter { $0.error == nil }.count
             var logits: [Float] = []
             if good > 0 {
                 var rng = SplitMix64(seed: 0)

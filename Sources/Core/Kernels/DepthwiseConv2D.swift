@@ -51,16 +51,9 @@ enum DepthwiseConv2D {
                     for oy in 0..<g.oh {
                         for ox in 0..<g.ow {
                             let d = dy + ((s * g.oh + oy) * g.ow + ox) * c
-                            for ky in 0..<g.kh {
-                                let iy = oy * g.sh - g.pt + ky * g.dh
-                                if iy < 0 || iy >= g.h { continue }
-                                for kx in 0..<g.kw {
-                                    let ix = ox * g.sw - g.pl + kx * g.dw
-                                    if ix < 0 || ix >= g.w { continue }
-                                    let dst = dxs + (iy * g.w + ix) * c
-                                    let wk = weight + (ky * g.kw + kx) * c
-                                    for ci in 0..<c { dst[ci] += d[ci] * wk[ci] }
-                                }
+                            g.forEachTap(oy, ox) { iy, ix, k in
+                                let dst = dxs + (iy * g.w + ix) * c, wk = weight + k * c
+                                for ci in 0..<c { dst[ci] += d[ci] * wk[ci] }
                             }
                         }
                     }
@@ -81,16 +74,9 @@ enum DepthwiseConv2D {
                     for oy in 0..<g.oh {
                         for ox in 0..<g.ow {
                             let d = dy + ((s * g.oh + oy) * g.ow + ox) * c
-                            for ky in 0..<g.kh {
-                                let iy = oy * g.sh - g.pt + ky * g.dh
-                                if iy < 0 || iy >= g.h { continue }
-                                for kx in 0..<g.kw {
-                                    let ix = ox * g.sw - g.pl + kx * g.dw
-                                    if ix < 0 || ix >= g.w { continue }
-                                    let xin = xs + (iy * g.w + ix) * c
-                                    let a = acc + (ky * g.kw + kx) * c
-                                    for ci in 0..<c { a[ci] += d[ci] * xin[ci] }
-                                }
+                            g.forEachTap(oy, ox) { iy, ix, k in
+                                let xin = xs + (iy * g.w + ix) * c, a = acc + k * c
+                                for ci in 0..<c { a[ci] += d[ci] * xin[ci] }
                             }
                         }
                     }

@@ -1,6 +1,6 @@
 // Net.swift — a thin Swift face on the host's builder table (ft_host_api) and the descriptor
-// plumbing. Plugins cannot share a target, so each built-in plugin carries an identical copy of
-// this file: keep the copies in Sources/Plugins/*/Net.swift the same.
+// plumbing. A plugin depends on PluginABI alone, so this file is compiled into each built-in
+// plugin through a symbolic link (Sources/Plugins/*/Net.swift -> ../Shared/Net.swift).
 import PluginABI
 
 /// Thrown when the host returns a negative id; the host already keeps the reason.
