@@ -13,6 +13,9 @@ final class KernelGradientTests: XCTestCase {
             p.padding = Padding(top: 1, bottom: 0, left: 2, right: 1)
             return try b.conv2d("conv", x, p)
         }
+        try check("conv 3x3 stride 1 (Winograd), odd sizes, bias", h: 5, w: 7, c: 3) { b, x in
+            try b.conv2d("conv", x, Conv2DParams(outChannels: 4, kernel: 3, bias: true))
+        }
         try check("conv 3x3 dilation 2, grouped", h: 7, w: 7, c: 4) { b, x in
             try b.conv2d("conv", x, Conv2DParams(outChannels: 6, kernel: 3, dilation: 2, groups: 2))
         }

@@ -7,8 +7,9 @@
 ///     cols  (rows, kh*kw*c/g)     im2col scratch for a chunk of samples, one group
 ///
 /// 1x1 stride-1 convolutions multiply the input directly (one GEMM over the whole batch);
-/// depthwise convolutions use `DepthwiseConv2D`; everything else goes through im2col + GEMM,
-/// a chunk of samples at a time so the scratch stays bounded.
+/// 3x3 stride-1 ones use Winograd F(2x2, 3x3) (`WinogradConv3x3`) for the output and the input
+/// gradient; depthwise convolutions use `DepthwiseConv2D`; everything else goes through
+/// im2col + GEMM, a chunk of samples at a time so the scratch stays bounded.
 enum Conv2D {
     /// Rows of im2col per GEMM: enough for OpenBLAS to run near peak, small enough to stay bounded.
     static let targetRows = 12288
@@ -19,14 +20,21 @@ enum Conv2D {
 
     /// Floats of scratch `forward` and `backward` need (zero for pointwise convolutions).
     static func scratchCount(_ g: ConvGeometry) -> Int {
-        g.isPointwise ? 0 : samplesPerChunk(g) * g.oh * g.ow * g.k
+        if g.isPointwise { return 0 }
+        let im2col = samplesPerChunk(g) * g.oh * g.ow * g.k
+        return WinogradConv3x3.applies(g) ? max(im2col, WinogradConv3x3.scratchCount(g)) : im2col
     }
 
     /// - Parameter activation: applied after the bias, chunk by chunk while the output is in cache
     ///   (inference, where an activation follows the convolution directly).
+    /// - Parameter winograd: false forces im2col (the reference the Winograd tests compare with).
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, activation: Activation? = nil,
-                        y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+                        y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, winograd: Bool = true) {
+        if winograd, WinogradConv3x3.applies(g) {
+            WinogradConv3x3.forward(g, x: x, weight: weight, bias: bias, activation: activation, y: y, scratch: scratch)
+            return
+        }
         if g.isPointwise, g.groups == 1 {
             let rows = g.n * g.h * g.w
             var r0 = 0
@@ -71,8 +79,15 @@ enum Conv2D {
     static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                          dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                          dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
-                         scratch: UnsafeMutablePointer<Float>) {
+                         scratch: UnsafeMutablePointer<Float>, winograd: Bool = true) {
         if let dBias { sumRows(dy, rows: g.n * g.oh * g.ow, channels: g.oc, into: dBias) }
+        if winograd, WinogradConv3x3.applies(g), let dx {
+            WinogradConv3x3.backwardData(g, weight: weight, dy: dy, dx: dx, scratch: scratch)
+            if dWeight != nil {
+                backward(g, x: x, weight: weight, dy: dy, dx: nil, dWeight: dWeight, dBias: nil, scratch: scratch, winograd: false)
+            }
+            return
+        }
         if g.isPointwise, g.groups == 1 {
             let rows = g.n * g.h * g.w
             if let dWeight {

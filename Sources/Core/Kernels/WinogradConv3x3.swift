@@ -1,0 +1,209 @@
+/// Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1, padding 1, no dilation and one group,
+/// NHWC: 16 multiplications per 2x2 output tile and channel pair instead of 36, the rest of the
+/// work moving into cheap linear transforms (Lavin and Gray, "Fast Algorithms for Convolutional
+/// Neural Networks", 2016).
+///
+///     U[e] = (G g Gᵀ)[e]        each 3x3 kernel slice becomes 4x4: e = 0..<16        U (16, oc, c)
+///     V[e] = (Bᵀ d B)[e]        each 4x4 input tile d (stride 2, overlapping by 2)   V (16, tiles, c)
+///     M[e] = V[e] · U[e]ᵀ       16 GEMMs through the one GEMM wrapper                 M (16, tiles, oc)
+///     y    = Aᵀ M A             each tile's 4x4 becomes its 2x2 outputs
+///
+/// The input gradient of such a layer is the same convolution of dy with every kernel slice
+/// rotated by 180° and the channel axes swapped, so `backwardData` runs the same pipeline.
+/// Weight gradients stay with im2col + GEMM in `Conv2D.backward`.
+enum WinogradConv3x3 {
+    static func applies(_ g: ConvGeometry) -> Bool {
+        g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.groups == 1
+            && g.pt == 1 && g.pl == 1 && g.oh == g.h && g.ow == g.w
+    }
+
+    static func tileCount(_ g: ConvGeometry) -> Int { g.n * ((g.h + 1) / 2) * ((g.w + 1) / 2) }
+
+    /// Tiles per pass: a pass's V and M (16 x tiles x (c + oc) floats) stay near 16 MB.
+    static func tilesPerPass(_ g: ConvGeometry) -> Int {
+        min(tileCount(g), max(64, (1 << 22) / (16 * (g.c + g.oc))))
+    }
+
+    /// Floats of scratch `forward` and `backwardData` need: U, then one pass's V and M.
+    static func scratchCount(_ g: ConvGeometry) -> Int {
+        16 * g.oc * g.c + 16 * tilesPerPass(g) * (g.c + g.oc)
+    }
+
+    /// y = conv(x, weight) + bias, then the activation.
+    static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        bias: UnsafePointer<Float>?, activation: Activation?, y: UnsafeMutablePointer<Float>,
+                        scratch: UnsafeMutablePointer<Float>) {
+        transformKernels(weight, oc: g.oc, c: g.c, rotated: false, u: scratch)
+        convolve(g, input: x, inChannels: g.c, outChannels: g.oc, u: scratch, uIsOutByIn: true,
+                 bias: bias, activation: activation, output: y, scratch: scratch + 16 * g.oc * g.c)
+    }
+
+    /// dx = the input gradient of `forward` for output gradient dy (overwriting dx).
+    static func backwardData(_ g: ConvGeometry, weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                             dx: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        transformKernels(weight, oc: g.oc, c: g.c, rotated: true, u: scratch)
+        convolve(g, input: dy, inChannels: g.oc, outChannels: g.c, u: scratch, uIsOutByIn: false,
+                 bias: nil, activation: nil, output: dx, scratch: scratch + 16 * g.oc * g.c)
+    }
+
+    /// U[e][o][c] = (G g Gᵀ)[e] for g = weight[o, :, :, c] (OHWI), or that slice rotated by 180°.
+    private static func transformKernels(_ weight: UnsafePointer<Float>, oc: Int, c: Int, rotated: Bool,
+                                         u: UnsafeMutablePointer<Float>) {
+        parallelFor(oc, minimumPerThread: 8) { outs in
+            // t[0..<9]: the 3x3 slice; t[9..<21]: G g, 4 rows of 3.
+            withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 21) { t in
+                for o in outs {
+                    var c0 = 0
+                    while c0 < c {
+                        let lanes = min(8, c - c0)
+                        for k in 0..<9 { t[k] = load(weight + (o * 9 + (rotated ? 8 - k : k)) * c + c0, lanes) }
+                        for kx in 0..<3 {
+                            (t[9 + kx], t[12 + kx], t[15 + kx], t[18 + kx]) = kernelTransform(t[kx], t[3 + kx], t[6 + kx])
+                        }
+                        for i in 0..<4 {
+                            let (a, b, cc, d) = kernelTransform(t[9 + 3 * i], t[10 + 3 * i], t[11 + 3 * i])
+                            let dst = u + 4 * i * oc * c + o * c + c0
+                            store(a, dst, lanes)
+                            store(b, dst + oc * c, lanes)
+                            store(cc, dst + 2 * oc * c, lanes)
+                            store(d, dst + 3 * oc * c, lanes)
+                        }
+                        c0 += 8
+                    }
+                }
+            }
+        }
+    }
+
+    /// The shared pipeline: input tiles -> V, 16 GEMMs with U -> M, M -> output tiles.
+    /// uIsOutByIn: U[e] is (outChannels x inChannels) (forward) rather than (inChannels x outChannels).
+    private static func convolve(_ g: ConvGeometry, input: UnsafePointer<Float>, inChannels: Int, outChannels: Int,
+                                 u: UnsafePointer<Float>, uIsOutByIn: Bool, bias: UnsafePointer<Float>?,
+                                 activation: Activation?, output: UnsafeMutablePointer<Float>,
+                                 scratch: UnsafeMutablePointer<Float>) {
+        let total = tileCount(g), perPass = tilesPerPass(g)
+        let v = scratch, m = scratch + 16 * perPass * inChannels
+        var t0 = 0
+        while t0 < total {
+            let tiles = min(perPass, total - t0)
+            inputTiles(g, input, channels: inChannels, firstTile: t0, tiles: tiles, v: v)
+            for e in 0..<16 {
+                gemm(transB: uIsOutByIn, m: tiles, n: outChannels, k: inChannels,
+                     a: v + e * tiles * inChannels, lda: inChannels,
+                     b: u + e * outChannels * inChannels, ldb: uIsOutByIn ? inChannels : outChannels,
+                     c: m + e * tiles * outChannels, ldc: outChannels)
+            }
+            outputTiles(g, m, channels: outChannels, firstTile: t0, tiles: tiles, bias: bias,
+                        activation: activation, output: output)
+            t0 += tiles
+        }
+    }
+
+    /// Tile t covers input rows 2ty-1 ..< 2ty+3 and columns 2tx-1 ..< 2tx+3 of sample s.
+    @inline(__always)
+    private static func tilePosition(_ g: ConvGeometry, _ t: Int) -> (s: Int, y: Int, x: Int) {
+        let ty = (g.h + 1) / 2, tx = (g.w + 1) / 2
+        let s = t / (ty * tx), r = t % (ty * tx)
+        return (s, 2 * (r / tx), 2 * (r % tx))
+    }
+
+    /// V[e][t][c] = (Bᵀ d B)[e] for tile t's 4x4 window d of channel c (zero outside the image).
+    private static func inputTiles(_ g: ConvGeometry, _ x: UnsafePointer<Float>, channels c: Int,
+                                   firstTile t0: Int, tiles: Int, v: UnsafeMutablePointer<Float>) {
+        parallelFor(tiles, minimumPerThread: 16) { range in
+            withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 16) { d in
+                withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 16) { rows in
+                    for t in range {
+                        let (s, y0, x0) = tilePosition(g, t0 + t)
+                        for i in 0..<4 {
+                            for j in 0..<4 {
+                                let iy = y0 - 1 + i, ix = x0 - 1 + j
+                                let inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w
+                                rows[4 * i + j] = inside ? x + ((s * g.h + iy) * g.w + ix) * c : nil
+                            }
+                        }
+                        var c0 = 0
+                        while c0 < c {
+                            let lanes = min(8, c - c0)
+                            for k in 0..<16 { d[k] = rows[k].map { load($0 + c0, lanes) } ?? Lanes() }
+                            for j in 0..<4 { (d[j], d[4 + j], d[8 + j], d[12 + j]) = inputTransform(d[j], d[4 + j], d[8 + j], d[12 + j]) }
+                            for i in 0..<4 { (d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3]) = inputTransform(d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3]) }
+                            for e in 0..<16 { store(d[e], v + (e * tiles + t) * c + c0, lanes) }
+                            c0 += 8
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Output tile t = Aᵀ M A (+ bias, then the activation), clipped to the image.
+    private static func outputTiles(_ g: ConvGeometry, _ m: UnsafePointer<Float>, channels c: Int,
+                                    firstTile t0: Int, tiles: Int, bias: UnsafePointer<Float>?,
+                                    activation: Activation?, output: UnsafeMutablePointer<Float>) {
+        parallelFor(tiles, minimumPerThread: 16) { range in
+            withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 16) { p in
+                for t in range {
+                    let (s, y0, x0) = tilePosition(g, t0 + t)
+                    let rows = min(2, g.h - y0), cols = min(2, g.w - x0)
+                    var c0 = 0
+                    while c0 < c {
+                        let lanes = min(8, c - c0)
+                        for e in 0..<16 { p[e] = load(m + (e * tiles + t) * c + c0, lanes) }
+                        // Columns: rows 0, 1 of Aᵀ M into p[0...3], p[4...7]; then each row's two outputs.
+                        for j in 0..<4 { (p[j], p[4 + j]) = outputTransform(p[j], p[4 + j], p[8 + j], p[12 + j]) }
+                        let b = bias.map { load($0 + c0, lanes) } ?? Lanes()
+                        for i in 0..<rows {
+                            let (left, right) = outputTransform(p[4 * i], p[4 * i + 1], p[4 * i + 2], p[4 * i + 3])
+                            let out = output + ((s * g.h + y0 + i) * g.w + x0) * c + c0
+                            store(left + b, out, lanes)
+                            if cols > 1 { store(right + b, out + c, lanes) }
+                        }
+                        c0 += 8
+                    }
+                    if let activation {
+                        for i in 0..<rows {
+                            ActivationKernel.apply(activation, output + ((s * g.h + y0 + i) * g.w + x0) * c, count: cols * c)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    typealias Lanes = SIMD8<Float>
+
+    /// G g for one column (g0, g1, g2) of a kernel.
+    @inline(__always)
+    private static func kernelTransform(_ g0: Lanes, _ g1: Lanes, _ g2: Lanes) -> (Lanes, Lanes, Lanes, Lanes) {
+        let half = (g0 + g2) * 0.5
+        return (g0, half + g1 * 0.5, half - g1 * 0.5, g2)
+    }
+
+    /// Bᵀ d for one column (d0, d1, d2, d3) of an input tile.
+    @inline(__always)
+    private static func inputTransform(_ d0: Lanes, _ d1: Lanes, _ d2: Lanes, _ d3: Lanes) -> (Lanes, Lanes, Lanes, Lanes) {
+        (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+    }
+
+    /// Aᵀ m for one column (m0, m1, m2, m3) of a tile product.
+    @inline(__always)
+    private static func outputTransform(_ m0: Lanes, _ m1: Lanes, _ m2: Lanes, _ m3: Lanes) -> (Lanes, Lanes) {
+        (m0 + m1 + m2, m1 - m2 - m3)
+    }
+
+    /// The first `lanes` floats at p (the rest zero).
+    @inline(__always)
+    private static func load(_ p: UnsafePointer<Float>, _ lanes: Int) -> Lanes {
+        if lanes == 8 { return UnsafeRawPointer(p).loadUnaligned(as: Lanes.self) }
+        var v = Lanes()
+        for i in 0..<lanes { v[i] = p[i] }
+        return v
+    }
+
+    @inline(__always)
+    private static func store(_ v: Lanes, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
+        if lanes == 8 { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self); return }
+        for i in 0..<lanes { p[i] = v[i] }
+    }
+}
