@@ -2,7 +2,7 @@ import XCTest
 @testable import FineTuneCore
 
 /// Winograd F(2x2, 3x3) against im2col + GEMM on the same data: the output (with bias and an
-/// activation) and the input gradient, for odd sizes, channel counts that are not multiples of
+/// activation), the input gradient and the (accumulated) weight gradient, for odd sizes, channel counts that are not multiples of
 /// the vector width, and more tiles than one pass holds. Tolerance: 1e-5 of the largest value.
 final class KernelWinogradTests: XCTestCase {
     func testMatchesIm2col() {
@@ -53,6 +53,15 @@ final class KernelWinogradTests: XCTestCase {
                             scratch: scratch.pointer, winograd: winograd)
         }
         assertClose(dxFast, dxReference, "input gradient", file: file, line: line)
+
+        // Weight gradients accumulate onto what is there.
+        let dwFast = FloatBuffer(Array(repeating: 0.5, count: weight.count))
+        let dwReference = FloatBuffer(Array(repeating: 0.5, count: weight.count))
+        for (dw, winograd) in [(dwFast, true), (dwReference, false)] {
+            Conv2D.backward(g, x: x.pointer, weight: weight.pointer, dy: dy.pointer, dx: nil, dWeight: dw.pointer, dBias: nil,
+                            scratch: scratch.pointer, winograd: winograd)
+        }
+        assertClose(dwFast, dwReference, "weight gradient", file: file, line: line)
     }
 
     private func assertClose(_ a: FloatBuffer, _ b: FloatBuffer, _ what: String, file: StaticString, line: UInt) {

@@ -7,8 +7,7 @@
 ///     cols  (rows, kh*kw*c/g)     im2col scratch for a chunk of samples, one group
 ///
 /// 1x1 stride-1 convolutions multiply the input directly (one GEMM over the whole batch);
-/// 3x3 stride-1 ones use Winograd F(2x2, 3x3) (`WinogradConv3x3`) for the output and the input
-/// gradient; depthwise convolutions use `DepthwiseConv2D`; everything else goes through
+/// 3x3 stride-1 ones use Winograd F(2x2, 3x3) (`WinogradConv3x3`) forward and backward; depthwise convolutions use `DepthwiseConv2D`; everything else goes through
 /// im2col + GEMM, a chunk of samples at a time so the scratch stays bounded.
 enum Conv2D {
     /// Rows of im2col per GEMM: enough for OpenBLAS to run near peak, small enough to stay bounded.
@@ -81,11 +80,9 @@ enum Conv2D {
                          dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
                          scratch: UnsafeMutablePointer<Float>, winograd: Bool = true) {
         if let dBias { sumRows(dy, rows: g.n * g.oh * g.ow, channels: g.oc, into: dBias) }
-        if winograd, WinogradConv3x3.applies(g), let dx {
-            WinogradConv3x3.backwardData(g, weight: weight, dy: dy, dx: dx, scratch: scratch)
-            if dWeight != nil {
-                backward(g, x: x, weight: weight, dy: dy, dx: nil, dWeight: dWeight, dBias: nil, scratch: scratch, winograd: false)
-            }
+        if winograd, WinogradConv3x3.applies(g) {
+            if let dWeight { WinogradConv3x3.backwardWeights(g, x: x, dy: dy, dWeight: dWeight, scratch: scratch) }
+            if let dx { WinogradConv3x3.backwardData(g, weight: weight, dy: dy, dx: dx, scratch: scratch) }
             return
         }
         if g.isPointwise, g.groups == 1 {

@@ -10,7 +10,8 @@
 ///
 /// The input gradient of such a layer is the same convolution of dy with every kernel slice
 /// rotated by 180° and the channel axes swapped, so `backwardData` runs the same pipeline.
-/// Weight gradients stay with im2col + GEMM in `Conv2D.backward`.
+/// `backwardWeights` runs it backwards: dM = A dy Aᵀ per tile, dU[e] = dM[e]ᵀ · V[e] (16 GEMMs
+/// reducing over tiles), dW = Gᵀ dU G.
 enum WinogradConv3x3 {
     static func applies(_ g: ConvGeometry) -> Bool {
         g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.groups == 1
@@ -19,9 +20,12 @@ enum WinogradConv3x3 {
 
     static func tileCount(_ g: ConvGeometry) -> Int { g.n * ((g.h + 1) / 2) * ((g.w + 1) / 2) }
 
-    /// Tiles per pass: a pass's V and M (16 x tiles x (c + oc) floats) stay near 16 MB.
+    /// Tiles per pass, the passes equal: a pass's V and M (16 x tiles x (c + oc) floats) stay
+    /// within 8 MB, mostly in cache between the transforms and the GEMMs (measured best of 2 to 64 MB).
     static func tilesPerPass(_ g: ConvGeometry) -> Int {
-        min(tileCount(g), max(64, (1 << 22) / (16 * (g.c + g.oc))))
+        let cap = max(64, (1 << 21) / (16 * (g.c + g.oc)))
+        let passes = (tileCount(g) + cap - 1) / cap
+        return (tileCount(g) + passes - 1) / passes
     }
 
     /// Floats of scratch `forward` and `backwardData` need: U, then one pass's V and M.
@@ -44,6 +48,25 @@ enum WinogradConv3x3 {
         transformKernels(weight, oc: g.oc, c: g.c, rotated: true, u: scratch)
         convolve(g, input: dy, inChannels: g.oc, outChannels: g.c, u: scratch, uIsOutByIn: false,
                  bias: nil, activation: nil, output: dx, scratch: scratch + 16 * g.oc * g.c)
+    }
+
+    /// dWeight += the weight gradient of `forward` for input x and output gradient dy.
+    static func backwardWeights(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                dWeight: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let total = tileCount(g), perPass = tilesPerPass(g)
+        let du = scratch, v = scratch + 16 * g.oc * g.c, dm = v + 16 * perPass * g.c
+        var t0 = 0
+        while t0 < total {
+            let tiles = min(perPass, total - t0)
+            inputTiles(g, x, channels: g.c, firstTile: t0, tiles: tiles, v: v)
+            gradientTiles(g, dy, channels: g.oc, firstTile: t0, tiles: tiles, dm: dm)
+            for e in 0..<16 {
+                gemm(transA: true, m: g.oc, n: g.c, k: tiles, a: dm + e * tiles * g.oc, lda: g.oc,
+                     b: v + e * tiles * g.c, ldb: g.c, beta: t0 == 0 ? 0 : 1, c: du + e * g.oc * g.c, ldc: g.c)
+            }
+            t0 += tiles
+        }
+        accumulateKernelGradients(du, oc: g.oc, c: g.c, into: dWeight)
     }
 
     /// U[e][o][c] = (G g Gᵀ)[e] for g = weight[o, :, :, c] (OHWI), or that slice rotated by 180°.
@@ -96,6 +119,34 @@ enum WinogradConv3x3 {
             outputTiles(g, m, channels: outChannels, firstTile: t0, tiles: tiles, bias: bias,
                         activation: activation, output: output)
             t0 += tiles
+        }
+    }
+
+    /// dW[o, :, :, c] += Gᵀ dU[·][o][c] G: the adjoint of `transformKernels`.
+    private static func accumulateKernelGradients(_ du: UnsafePointer<Float>, oc: Int, c: Int,
+                                                  into dWeight: UnsafeMutablePointer<Float>) {
+        parallelFor(oc, minimumPerThread: 8) { outs in
+            // t[0..<16]: the 4x4 of dU; t[16..<28]: Gᵀ dU, 3 rows of 4.
+            withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 28) { t in
+                for o in outs {
+                    var c0 = 0
+                    while c0 < c {
+                        let lanes = min(8, c - c0)
+                        for e in 0..<16 { t[e] = load(du + e * oc * c + o * c + c0, lanes) }
+                        for j in 0..<4 {
+                            (t[16 + j], t[20 + j], t[24 + j]) = kernelAdjoint(t[j], t[4 + j], t[8 + j], t[12 + j])
+                        }
+                        for ky in 0..<3 {
+                            let (a, b, cc) = kernelAdjoint(t[16 + 4 * ky], t[17 + 4 * ky], t[18 + 4 * ky], t[19 + 4 * ky])
+                            let dst = dWeight + (o * 9 + ky * 3) * c + c0
+                            store(load(dst, lanes) + a, dst, lanes)
+                            store(load(dst + c, lanes) + b, dst + c, lanes)
+                            store(load(dst + 2 * c, lanes) + cc, dst + 2 * c, lanes)
+                        }
+                        c0 += 8
+                    }
+                }
+            }
         }
     }
 
@@ -171,6 +222,38 @@ enum WinogradConv3x3 {
         }
     }
 
+    /// dM[e][t][c] = (A dY Aᵀ)[e] for tile t's 2x2 output gradient dY of channel c (zero past the image).
+    private static func gradientTiles(_ g: ConvGeometry, _ dy: UnsafePointer<Float>, channels c: Int,
+                                      firstTile t0: Int, tiles: Int, dm: UnsafeMutablePointer<Float>) {
+        parallelFor(tiles, minimumPerThread: 16) { range in
+            withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 16) { p in
+                for t in range {
+                    let (s, y0, x0) = tilePosition(g, t0 + t)
+                    let rows = min(2, g.h - y0), cols = min(2, g.w - x0)
+                    var c0 = 0
+                    while c0 < c {
+                        let lanes = min(8, c - c0)
+                        // Columns: A (dY[0][j], dY[1][j]) into p[j], p[4 + j], p[8 + j], p[12 + j].
+                        for j in 0..<2 {
+                            var d0 = Lanes(), d1 = Lanes()
+                            if j < cols {
+                                let src = dy + ((s * g.h + y0) * g.w + x0 + j) * c + c0
+                                d0 = load(src, lanes)
+                                if rows > 1 { d1 = load(src + g.w * c, lanes) }
+                            }
+                            (p[j], p[4 + j], p[8 + j], p[12 + j]) = gradientTransform(d0, d1)
+                        }
+                        for i in 0..<4 {
+                            (p[4 * i], p[4 * i + 1], p[4 * i + 2], p[4 * i + 3]) = gradientTransform(p[4 * i], p[4 * i + 1])
+                        }
+                        for e in 0..<16 { store(p[e], dm + (e * tiles + t) * c + c0, lanes) }
+                        c0 += 8
+                    }
+                }
+            }
+        }
+    }
+
     typealias Lanes = SIMD8<Float>
 
     /// G g for one column (g0, g1, g2) of a kernel.
@@ -178,6 +261,19 @@ enum WinogradConv3x3 {
     private static func kernelTransform(_ g0: Lanes, _ g1: Lanes, _ g2: Lanes) -> (Lanes, Lanes, Lanes, Lanes) {
         let half = (g0 + g2) * 0.5
         return (g0, half + g1 * 0.5, half - g1 * 0.5, g2)
+    }
+
+    /// Gᵀ u for one column (u0, u1, u2, u3) of a kernel gradient in the transformed domain.
+    @inline(__always)
+    private static func kernelAdjoint(_ u0: Lanes, _ u1: Lanes, _ u2: Lanes, _ u3: Lanes) -> (Lanes, Lanes, Lanes) {
+        let sum = (u1 + u2) * 0.5
+        return (u0 + sum, (u1 - u2) * 0.5, sum + u3)
+    }
+
+    /// A y for one column (y0, y1) of an output-gradient tile: the adjoint of `outputTransform`.
+    @inline(__always)
+    private static func gradientTransform(_ y0: Lanes, _ y1: Lanes) -> (Lanes, Lanes, Lanes, Lanes) {
+        (y0, y0 + y1, y0 - y1, -y1)
     }
 
     /// Bᵀ d for one column (d0, d1, d2, d3) of an input tile.
