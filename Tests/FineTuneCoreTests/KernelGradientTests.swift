@@ -37,6 +37,12 @@ final class KernelGradientTests: XCTestCase {
 
     func testBatchNormTraining() throws {
         try check("batch norm", h: 3, w: 4, c: 5) { b, x in try b.batchNorm("bn", x, eps: 1e-5, momentum: 0.1) }
+        // In training the batch norm applies the activation after it, and its derivative.
+        for a in [Activation.relu, .relu6, .silu, .sigmoid] {
+            try check("batch norm + \(a), fused", h: 3, w: 4, c: 5) { b, x in
+                try b.activation(nil, try b.batchNorm("bn", x, eps: 1e-5, momentum: 0.1), a)
+            }
+        }
     }
 
     func testActivations() throws {

@@ -15,7 +15,9 @@ struct ExecutionPlan {
     }
 
     var steps: [Step]
-    /// An activation a convolution applies to its own output (the activation node is then an alias).
+    /// An activation a convolution (inference) or a batch norm (training) applies to its own
+    /// output; the activation node is then an alias, and in training the batch norm's backward
+    /// applies the activation's derivative.
     var epilogue: [Activation?]
     /// Training and on a path from a trainable parameter to the output.
     var needsGrad: [Bool]
@@ -77,6 +79,17 @@ struct ExecutionPlan {
                 steps[node.id] = .alias
             }
         }
+        // In training, a batch norm applies the activation after it as it normalises, and its
+        // backward the activation's derivative: one pass over the data each way instead of two,
+        // and the normalised values before the activation are never stored.
+        for node in nodes where !inferenceMode[node.id] {
+            guard case .activation(let a) = node.operation else { continue }
+            let p = node.inputs[0]
+            if case .batchNorm = nodes[p].operation, !inferenceMode[p], consumers[p] == [node.id], p != graph.features {
+                epilogue[p] = a
+                steps[node.id] = .alias
+            }
+        }
 
         // Buffer assignment. A node's output is kept for the whole step when backward reads
         // it (the node or a consumer needs gradients); otherwise its buffer returns to the pool
@@ -102,10 +115,14 @@ struct ExecutionPlan {
         }
         lastRead[owner[graph.output]] = nodes.count  // the result outlives the step
         // Kept for backward: what a consumer's backward reads as its input, or a node's own
-        // backward reads as its output. An alias keeps the buffer it shares.
+        // backward reads as its output. An alias keeps the buffer it shares (a fused
+        // activation's backward, run by its batch norm, reads the output for ReLU-like ones).
+        func isAlias(_ id: Int) -> Bool { if case .alias = steps[id] { return true } else { return false } }
         var kept = nodes.map { n in
             (needsGrad[n.id] && Self.backwardReadsOutput(n.operation))
-                || consumers[n.id].contains { c in needsGrad[c] && Self.backwardReadsInput(nodes[c].operation, trainable: trainable[c]) }
+                || consumers[n.id].contains { c in
+                    needsGrad[c] && !isAlias(c) && Self.backwardReadsInput(nodes[c].operation, trainable: trainable[c])
+                }
         }
         for node in nodes where owner[node.id] != node.id && kept[node.id] { kept[owner[node.id]] = true }
 
@@ -132,6 +149,10 @@ struct ExecutionPlan {
         var gradients = BufferPool()
         if needsGrad[graph.output] { gradStorage[graph.output] = gradients.take(perSample[graph.output] * batchSize) }
         for node in nodes.reversed() where needsGrad[node.id] {
+            if isAlias(node.id) {  // a fused activation: its batch norm reads the same gradient
+                gradStorage[node.inputs[0]] = gradStorage[node.id]
+                continue
+            }
             for j in Set(node.inputs) where needsGrad[j] && consumers[j].max() == node.id {
                 gradStorage[j] = gradients.take(perSample[j] * batchSize)
             }

@@ -10,6 +10,10 @@ extension Executor {
         grads[out]!.pointer.update(from: outputGradient, count: graph.nodes[out].outputShape.count * batch)
         gradWritten[out] = true
         for node in graph.nodes.reversed() where plan.needsGrad[node.id] && gradWritten[node.id] {
+            if case .alias = plan.steps[node.id] {  // an activation its batch norm applies; same gradient buffer
+                gradWritten[node.inputs[0]] = true
+                continue
+            }
             backwardNode(node)
         }
     }
@@ -72,14 +76,16 @@ extension Executor {
         case .batchNorm:
             let rows = n * node.outputShape.height * node.outputShape.width, c = node.outputShape.channels
             let stats = batchStats[id]!.pointer
-            if trainable {
-                BatchNorm.backward(x: x(), dy: dy, rows: rows, channels: c, gamma: s[0].value.pointer, mean: stats,
-                                   invStd: stats + c, dx: nil, dGamma: grad(0), dBeta: grad(1))
+            // One call for the input and parameter gradients: with a fused activation it turns dy
+            // into the gradient before the activation in place, which must happen once.
+            func run(_ dx: UnsafeMutablePointer<Float>?) {
+                BatchNorm.backward(x: x(), dy: dy, rows: rows, channels: c, gamma: s[0].value.pointer, beta: s[1].value.pointer,
+                                   mean: stats, invStd: stats + c, activation: plan.epilogue[id], y: y,
+                                   dx: dx, dGamma: grad(0), dBeta: grad(1))
             }
-            writeGradient(node, input: 0) { dx in
-                BatchNorm.backward(x: x(), dy: dy, rows: rows, channels: c, gamma: s[0].value.pointer, mean: stats,
-                                   invStd: stats + c, dx: dx, dGamma: nil, dBeta: nil)
-            }
+            var ran = false
+            writeGradient(node, input: 0) { dx in run(dx); ran = true }
+            if !ran, trainable { run(nil) }
         case .activation(let a):
             writeGradient(node, input: 0) { dx in ActivationKernel.backward(a, x: x(), y: y, dy: dy, dx: dx, count: count) }
         case .add:

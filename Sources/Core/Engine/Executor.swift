@@ -135,7 +135,8 @@ public final class Executor {
                 let stats = batchStats[id]!.pointer
                 BatchNorm.forwardTraining(x: x(), rows: rows, channels: c, gamma: s[0].value.pointer, beta: s[1].value.pointer,
                                           eps: eps, momentum: momentum, runningMean: s[2].value.pointer,
-                                          runningVar: s[3].value.pointer, mean: stats, invStd: stats + c, y: y)
+                                          runningVar: s[3].value.pointer, mean: stats, invStd: stats + c,
+                                          activation: plan.epilogue[id], y: y)
                 s[4].value[0] += 1
             }
         case (.activation(let a), _):

@@ -22,6 +22,23 @@ enum ActivationKernel {
         }
     }
 
+    /// dy *= a'(x) in place, for a batch norm that applied `a` to its output: the derivative
+    /// from the output y for ReLU, ReLU6 and sigmoid, from the input x(i) for SiLU.
+    @inline(__always)
+    static func multiplyByDerivative(_ a: Activation, dy: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>,
+                                     count: Int, x: (Int) -> Float) {
+        switch a {
+        case .relu: for i in 0..<count { dy[i] = y[i] > 0 ? dy[i] : 0 }
+        case .relu6: for i in 0..<count { dy[i] = y[i] > 0 && y[i] < 6 ? dy[i] : 0 }
+        case .silu:
+            for i in 0..<count {
+                let v = x(i), s = 1 / (1 + fastExp(-v))
+                dy[i] *= s * (1 + v * (1 - s))
+            }
+        case .sigmoid: for i in 0..<count { dy[i] *= y[i] * (1 - y[i]) }
+        }
+    }
+
     /// dx = dy * a'(x), written (not accumulated).
     static func backward(_ a: Activation, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
                          dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count: Int) {

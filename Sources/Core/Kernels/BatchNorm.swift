@@ -12,7 +12,7 @@ enum BatchNorm {
                                 gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float, momentum: Float,
                                 runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
                                 mean: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>,
-                                y: UnsafeMutablePointer<Float>) {
+                                activation: Activation? = nil, y: UnsafeMutablePointer<Float>) {
         let sums = columnSums(rows: rows, channels: c) { row, acc in
             let xr = x + row * c
             for i in 0..<c { acc[i] += Double(xr[i]) }
@@ -31,7 +31,8 @@ enum BatchNorm {
             runningVar[i] = (1 - momentum) * runningVar[i] + momentum * variance * unbias
             invStd[i] = 1 / (variance + eps).squareRoot()
         }
-        normalize(x: x, rows: rows, channels: c, mean: mean, invStd: invStd, gamma: gamma, beta: beta, y: y)
+        normalize(x: x, rows: rows, channels: c, mean: mean, invStd: invStd, gamma: gamma, beta: beta,
+                  activation: activation, y: y)
     }
 
     /// Inference forward with running statistics.
@@ -43,10 +44,10 @@ enum BatchNorm {
         normalize(x: x, rows: rows, channels: c, mean: runningMean, invStd: invStd, gamma: gamma, beta: beta, y: y)
     }
 
-    /// y = (x - mean) * (invStd * gamma) + beta.
+    /// y = (x - mean) * (invStd * gamma) + beta, then the activation (row by row, in cache).
     static func normalize(x: UnsafePointer<Float>, rows: Int, channels c: Int, mean: UnsafePointer<Float>,
                           invStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
-                          y: UnsafeMutablePointer<Float>) {
+                          activation: Activation? = nil, y: UnsafeMutablePointer<Float>) {
         let sc = (0..<c).map { gamma[$0] * invStd[$0] }
         sc.withUnsafeBufferPointer { scale in
             let a = scale.baseAddress!
@@ -54,22 +55,38 @@ enum BatchNorm {
                 for r in range {
                     let xr = x + r * c, yr = y + r * c
                     for i in 0..<c { yr[i] = (xr[i] - mean[i]) * a[i] + beta[i] }
+                    if let activation { ActivationKernel.apply(activation, yr, count: c) }
                 }
             }
         }
     }
 
     /// Backward of the training forward. Accumulates dGamma/dBeta when given; writes dx when given.
-    static func backward(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, rows: Int, channels c: Int,
-                         gamma: UnsafePointer<Float>, mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
+    ///
+    /// With `activation` (which the forward applied to its output y), dy is the gradient of the
+    /// activation's output; it is turned in place into the gradient of the normalised values,
+    /// from y for ReLU-like activations or from the normalised values recomputed from x for SiLU.
+    /// Call it once per step, for dx and the parameters together.
+    static func backward(x: UnsafePointer<Float>, dy: UnsafeMutablePointer<Float>, rows: Int, channels c: Int,
+                         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                         mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
+                         activation: Activation? = nil, y: UnsafePointer<Float>? = nil,
                          dx: UnsafeMutablePointer<Float>?, dGamma: UnsafeMutablePointer<Float>?,
                          dBeta: UnsafeMutablePointer<Float>?) {
+        let scale = (0..<c).map { gamma[$0] * invStd[$0] }
         // sums[0..<c] = sum dy; sums[c..<2c] = sum dy * xhat
-        let sums = columnSums(rows: rows, channels: 2 * c) { row, acc in
-            let xr = x + row * c, dr = dy + row * c
-            for i in 0..<c {
-                acc[i] += Double(dr[i])
-                acc[c + i] += Double(dr[i] * (xr[i] - mean[i]) * invStd[i])
+        let sums = scale.withUnsafeBufferPointer { scale in
+            columnSums(rows: rows, channels: 2 * c) { row, acc in
+                let xr = x + row * c, dr = dy + row * c
+                if let activation {
+                    ActivationKernel.multiplyByDerivative(activation, dy: dr, y: y! + row * c, count: c) { i in
+                        (xr[i] - mean[i]) * scale[i] + beta[i]
+                    }
+                }
+                for i in 0..<c {
+                    acc[i] += Double(dr[i])
+                    acc[c + i] += Double(dr[i] * (xr[i] - mean[i]) * invStd[i])
+                }
             }
         }
         let sumDy = sums[0..<c].map { Float($0) }, sumDyXhat = sums[c...].map { Float($0) }
