@@ -7,11 +7,19 @@ and training-step images/s (forward, backward, SGD update, every layer trainable
 train mode, channels_last). Both use 2 threads. Ours and PyTorch's runs alternate per
 backbone, and each side reports the median of --steps timed batches after one warm-up.
 
+--memory: peak resident memory of a full training step (warm-up step plus one timed step) at
+--batch, each side in a fresh process: ours `finetune bench --only training`, PyTorch this script
+with --torch-memory. --scaling: images/s at 1 and 2 threads and at batch 8, 32 and 64.
+
 Run (needs torch and torchvision):
     python tools/bench_engine.py --finetune .build/release/finetune [--backbone resnet18 ...] [--steps 3]
+    python tools/bench_engine.py --finetune .build/release/finetune --memory
+    python tools/bench_engine.py --finetune .build/release/finetune --scaling [--steps 2]
 """
 import argparse
 import json
+import resource
+import sys
 import statistics
 import subprocess
 import time
@@ -33,7 +41,8 @@ def timed(steps, body):
     return statistics.median(times)
 
 
-def torch_bench(name, batch, steps):
+def torch_bench(name, batch, steps, threads=2, modes=("inference", "training")):
+    torch.set_num_threads(threads)
     tv, size = MODELS[name]
     model = getattr(torchvision.models, tv)(weights=None).to(memory_format=torch.channels_last)
     x = torch.randn(batch, 3, size, size).to(memory_format=torch.channels_last)
@@ -44,7 +53,7 @@ def torch_bench(name, batch, steps):
         with torch.inference_mode():
             model(x)
 
-    inference = timed(steps, infer)
+    inference = timed(steps, infer) if "inference" in modes else None
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
 
@@ -53,15 +62,59 @@ def torch_bench(name, batch, steps):
         torch.nn.functional.cross_entropy(model(x), labels).backward()
         opt.step()
 
-    training = timed(steps, step)
-    return batch / inference, batch / training
+    training = timed(steps, step) if "training" in modes else None
+    return (batch / inference if inference else None), (batch / training if training else None)
 
 
-def ours(finetune, name, batch, steps):
-    out = subprocess.run([finetune, "bench", "--json", "--backbone", name, "--batch", str(batch),
-                          "--steps", str(steps), "--threads", "2"], check=True, capture_output=True, text=True)
-    r = json.loads(out.stdout.strip().splitlines()[-1])
-    return r["inference_images_per_second"], r["training_images_per_second"], r["forward_gflops_per_image"]
+def ours(finetune, name, batch, steps, threads=2, only=None):
+    cmd = [finetune, "bench", "--json", "--backbone", name, "--batch", str(batch),
+           "--steps", str(steps), "--threads", str(threads)]
+    if only:
+        cmd += ["--only", only]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def speed(a):
+    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, batch {a.batch}, 2 threads, median of {a.steps}")
+    print(f"{'backbone':16} {'inference img/s':>28} {'ratio':>6}   {'training img/s':>26} {'ratio':>6}   {'ours GFLOP/s inf/train':>22}")
+    print(f"{'':16} {'finetune':>13} {'pytorch':>14} {'':>6}   {'finetune':>12} {'pytorch':>13}")
+    for name in a.backbone or list(MODELS):
+        r = ours(a.finetune, name, a.batch, a.steps)
+        oi, ot = r["inference_images_per_second"], r["training_images_per_second"]
+        ti, tt = torch_bench(name, a.batch, a.steps)
+        print(f"{name:16} {oi:13.1f} {ti:14.1f} {oi / ti:6.2f}x   {ot:12.2f} {tt:13.2f} {ot / tt:6.2f}x   "
+              f"{r['inference_gflops_per_second']:10.1f} {r['training_gflops_per_second']:10.1f}", flush=True)
+
+
+def torch_memory(name, batch):
+    """One warm-up and one timed training step in this (fresh) process; prints peak RSS in bytes."""
+    torch_bench(name, batch, 1, modes=("training",))
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+
+def memory(a):
+    print(f"peak RSS of a full training step (every layer trainable), batch {a.batch}, 2 threads, fresh process each")
+    print(f"{'backbone':16} {'finetune GB':>12} {'pytorch GB':>11} {'ratio':>6}")
+    for name in a.backbone or list(MODELS):
+        mine = ours(a.finetune, name, a.batch, 1, only="training")["peak_rss_bytes"]
+        out = subprocess.run([sys.executable, __file__, "--torch-memory", name, "--batch", str(a.batch)],
+                             check=True, capture_output=True, text=True)
+        theirs = int(out.stdout.strip().splitlines()[-1])
+        print(f"{name:16} {mine / 1e9:12.2f} {theirs / 1e9:11.2f} {mine / theirs:6.2f}x", flush=True)
+
+
+def scaling(a):
+    print(f"images/s by threads and batch, median of {a.steps} (ratio = finetune / pytorch)")
+    print(f"{'backbone':16} {'thr':>3} {'batch':>5}   {'inference':>9} {'pytorch':>8} {'ratio':>6}   {'training':>8} {'pytorch':>8} {'ratio':>6}")
+    for name in a.backbone or list(MODELS):
+        for threads in (1, 2):
+            for batch in (8, 32, 64):
+                r = ours(a.finetune, name, batch, a.steps, threads=threads)
+                oi, ot = r["inference_images_per_second"], r["training_images_per_second"]
+                ti, tt = torch_bench(name, batch, a.steps, threads=threads)
+                print(f"{name:16} {threads:3d} {batch:5d}   {oi:9.1f} {ti:8.1f} {oi / ti:5.2f}x   "
+                      f"{ot:8.2f} {tt:8.2f} {ot / tt:5.2f}x", flush=True)
 
 
 def main():
@@ -70,16 +123,18 @@ def main():
     p.add_argument("--backbone", action="append")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--memory", action="store_true", help="peak RSS of a training step instead of speed")
+    p.add_argument("--scaling", action="store_true", help="threads 1 and 2 by batch 8, 32 and 64")
+    p.add_argument("--torch-memory", metavar="BACKBONE", help=argparse.SUPPRESS)
     a = p.parse_args()
-    torch.set_num_threads(2)
-    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, batch {a.batch}, 2 threads, median of {a.steps}")
-    print(f"{'backbone':16} {'inference img/s':>28} {'ratio':>6}   {'training img/s':>26} {'ratio':>6}   {'ours GFLOP/s inf/train':>22}")
-    print(f"{'':16} {'finetune':>13} {'pytorch':>14} {'':>6}   {'finetune':>12} {'pytorch':>13}")
-    for name in a.backbone or list(MODELS):
-        oi, ot, gflop = ours(a.finetune, name, a.batch, a.steps)
-        ti, tt = torch_bench(name, a.batch, a.steps)
-        print(f"{name:16} {oi:13.1f} {ti:14.1f} {oi / ti:6.2f}x   {ot:12.2f} {tt:13.2f} {ot / tt:6.2f}x   "
-              f"{oi * gflop:10.1f} {ot * 3 * gflop:10.1f}", flush=True)
+    if a.torch_memory:
+        torch_memory(a.torch_memory, a.batch)
+    elif a.memory:
+        memory(a)
+    elif a.scaling:
+        scaling(a)
+    else:
+        speed(a)
 
 
 if __name__ == "__main__":

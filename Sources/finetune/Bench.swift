@@ -29,30 +29,40 @@ struct Bench: ParsableCommand {
     @Option(help: "Compute threads (OpenBLAS and the other kernels).")
     var threads = 2
 
+    @Option(help: "Measure only inference or only training (one mode per process shows that mode's peak memory).")
+    var only: String?
+
     @Flag(help: "Print one JSON object per backbone.")
     var json = false
 
     func validate() throws {
         guard batch >= 1, steps >= 1, threads >= 1 else { throw ValidationError("--batch, --steps and --threads must be positive") }
+        if let only, EngineBenchmark.Mode(rawValue: only) == nil { throw ValidationError("--only must be inference or training") }
     }
 
     func run() throws {
         let catalog = plugins.catalog()
         let names = backbone.isEmpty ? catalog.backbones.map(\.name) : backbone
         if !json {
-            print("backbone          size  batch  inference img/s  GFLOP/s  training img/s  GFLOP/s")
+            print("backbone          size  batch  inference img/s  GFLOP/s  training img/s  GFLOP/s  peak RSS")
         }
         for name in names {
             let result = try EngineBenchmark.run(try catalog.backbone(named: name), inputSize: inputSize, batch: batch,
-                                                 steps: steps, threads: threads)
+                                                 steps: steps, threads: threads,
+                                                 modes: only.map { [EngineBenchmark.Mode(rawValue: $0)!] } ?? Set(EngineBenchmark.Mode.allCases))
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
                 print(String(decoding: try encoder.encode(result), as: UTF8.self))
             } else {
-                print(String(format: "%-16@  %4d  %5d  %15.1f  %7.1f  %14.2f  %7.1f", name as NSString, result.input_size, batch,
-                             result.inference_images_per_second, result.inference_gflops_per_second,
-                             result.training_images_per_second, result.training_gflops_per_second))
+                func cell(_ v: Double?, _ width: Int, _ digits: Int) -> String {
+                    let text = v.map { String(format: "%.\(digits)f", $0) } ?? "-"
+                    return String(repeating: " ", count: max(0, width - text.count)) + text
+                }
+                print(String(format: "%-16@  %4d  %5d", name as NSString, result.input_size, batch)
+                      + "  " + cell(result.inference_images_per_second, 15, 1) + "  " + cell(result.inference_gflops_per_second, 7, 1)
+                      + "  " + cell(result.training_images_per_second, 14, 2) + "  " + cell(result.training_gflops_per_second, 7, 1)
+                      + String(format: "  %5.2f GB", Double(result.peak_rss_bytes) / 1e9))
             }
         }
     }
