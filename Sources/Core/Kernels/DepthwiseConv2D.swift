@@ -6,33 +6,69 @@
 ///     bias  (c)              optional
 ///     y     (n, oh, ow, c)
 enum DepthwiseConv2D {
-    /// - Parameter activation: applied to each output pixel once it is complete (inference epilogue).
+    /// - Parameter activation: applied to each output row once it is complete (inference epilogue).
+    ///
+    /// Per output row and 16 channels at a time: four neighbouring output pixels whose windows lie
+    /// inside the row share each weight load (the interior, most of the row); the others, and
+    /// channels past the last multiple of 16, go one pixel at a time.
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, activation: Activation? = nil, y: UnsafeMutablePointer<Float>) {
         let c = g.c
+        // Output columns whose whole window is inside the input: firstInterior..<endInterior.
+        let firstInterior = min(g.ow, (g.pl + g.sw - 1) / g.sw)
+        let lastReach = (g.kw - 1) * g.dw - g.pl  // ix of the last tap, minus ox * sw
+        let endInterior = max(firstInterior, min(g.ow, g.w - lastReach > 0 ? (g.w - 1 - lastReach) / g.sw + 1 : 0))
         parallelFor(g.n * g.oh, minimumPerThread: 2) { rows in
             for r in rows {
                 let s = r / g.oh, oy = r % g.oh
                 let xs = x + s * g.h * g.w * c
-                for ox in 0..<g.ow {
-                    let out = y + (r * g.ow + ox) * c
-                    // 16 channels at a time in registers over every tap, then the remainder.
-                    var c0 = 0
-                    while c0 + 16 <= c {
-                        var acc = bias.map { SIMD16<Float>(load16($0 + c0)) } ?? SIMD16<Float>()
+                let outRow = y + r * g.ow * c
+                var c0 = 0
+                while c0 + 16 <= c {
+                    let b = bias.map { load16($0 + c0) } ?? SIMD16<Float>()
+                    func onePixel(_ ox: Int) {
+                        var acc = b
                         g.forEachTap(oy, ox) { iy, ix, k in
                             acc += load16(xs + (iy * g.w + ix) * c + c0) * load16(weight + k * c + c0)
                         }
-                        store16(acc, out + c0)
-                        c0 += 16
+                        store16(acc, outRow + ox * c + c0)
                     }
-                    for ci in c0..<c {
-                        var acc = bias?[ci] ?? 0
-                        g.forEachTap(oy, ox) { iy, ix, k in acc += xs[(iy * g.w + ix) * c + ci] * weight[k * c + ci] }
-                        out[ci] = acc
+                    var ox = 0
+                    while ox < firstInterior { onePixel(ox); ox += 1 }
+                    while ox + 4 <= endInterior {
+                        var a0 = b, a1 = b, a2 = b, a3 = b
+                        let step = g.sw * c
+                        for ky in 0..<g.kh {
+                            let iy = oy * g.sh - g.pt + ky * g.dh
+                            if iy < 0 || iy >= g.h { continue }
+                            let row = xs + (iy * g.w + ox * g.sw - g.pl) * c + c0
+                            for kx in 0..<g.kw {
+                                let wv = load16(weight + (ky * g.kw + kx) * c + c0)
+                                let p = row + kx * g.dw * c
+                                a0 += load16(p) * wv
+                                a1 += load16(p + step) * wv
+                                a2 += load16(p + 2 * step) * wv
+                                a3 += load16(p + 3 * step) * wv
+                            }
+                        }
+                        let out = outRow + ox * c + c0
+                        store16(a0, out); store16(a1, out + c); store16(a2, out + 2 * c); store16(a3, out + 3 * c)
+                        ox += 4
                     }
-                    if let activation { ActivationKernel.apply(activation, out, count: c) }
+                    while ox < g.ow { onePixel(ox); ox += 1 }
+                    c0 += 16
                 }
+                if c0 < c {
+                    for ox in 0..<g.ow {
+                        let out = outRow + ox * c
+                        for ci in c0..<c {
+                            var acc = bias?[ci] ?? 0
+                            g.forEachTap(oy, ox) { iy, ix, k in acc += xs[(iy * g.w + ix) * c + ci] * weight[k * c + ci] }
+                            out[ci] = acc
+                        }
+                    }
+                }
+                if let activation { ActivationKernel.apply(activation, outRow, count: g.ow * c) }
             }
         }
     }
