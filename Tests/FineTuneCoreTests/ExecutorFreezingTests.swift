@@ -17,6 +17,26 @@ final class ExecutorFreezingTests: XCTestCase {
         return model
     }
 
+    /// Inference in micro-batches gives the whole batch's outputs, as one pass over all of it.
+    func testInferenceMicroBatchesMatchOnePass() throws {
+        let model = try makeModel("mobilenet-v2", size: 32)
+        let n = 5
+        var rng = FineTuneCore.SplitMix64(seed: 4)
+        let input = (0..<n * 32 * 32 * 3).map { _ in rng.nextFloat() * 2 - 1 }
+        func run(_ executor: Executor) -> [Float] {
+            input.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: executor.forward($0.baseAddress!, count: n, rng: &rng), count: n * 3)) }
+        }
+        let whole = Executor(model: model, batchSize: n, training: false, passSize: n)
+        let micro = Executor(model: model, batchSize: n, training: false, passSize: 2)
+        XCTAssertEqual(micro.passSize, 2)
+        for (a, b) in zip(run(micro), run(whole)) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b))) }
+
+        // The rule: depthwise networks at full size go a few samples at a time, ResNet18 whole.
+        let catalog = BuiltInBackboneTests.catalog
+        XCTAssertEqual(Executor.microBatch(try catalog.backbone(named: "mobilenet-v2").makeClassifier(classes: 3, inputSize: 224), batchSize: 32), 3)
+        XCTAssertEqual(Executor.microBatch(try catalog.backbone(named: "resnet18").makeClassifier(classes: 3, inputSize: 224), batchSize: 32), 32)
+    }
+
     func testFrozenBackboneMatchesInferenceAndTrainsOnlyTheHead() throws {
         let model = try makeModel("mobilenet-v2", size: 32)
         let graph = model.graph
