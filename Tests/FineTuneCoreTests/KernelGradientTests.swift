@@ -69,6 +69,9 @@ final class KernelGradientTests: XCTestCase {
         try check("max pool 3x3/2 pad 1", h: 7, w: 6, c: 3) { b, x in
             try b.pool(nil, x, PoolParams(kernel: 3, stride: 2, padding: 1), max: true)
         }
+        try check("max pool 3x3/2 pad 1, 20 channels (vector and scalar paths)", h: 5, w: 6, c: 20) { b, x in
+            try b.pool(nil, x, PoolParams(kernel: 3, stride: 2, padding: 1), max: true)
+        }
         try check("max pool 2x2/2 ceil", h: 5, w: 5, c: 3) { b, x in
             try b.pool(nil, x, PoolParams(kernel: 2, stride: 2, ceilMode: true), max: true)
         }

@@ -28,16 +28,7 @@ enum ActivationKernel {
     static func multiplyByDerivative(_ a: Activation, dy: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>,
                                      count: Int, x: (Int) -> Float) {
         switch a {
-        case .relu, .relu6:
-            // Explicit vectors: the compiler leaves the scalar select loop unvectorised.
-            let upper: Float = a == .relu6 ? 6 : .infinity
-            var i = 0
-            while i + 16 <= count {
-                let v = load16(y + i)
-                store16(load16(dy + i).replacing(with: 0, where: .!((v .> 0) .& (v .< upper))), dy + i)
-                i += 16
-            }
-            while i < count { dy[i] = y[i] > 0 && y[i] < upper ? dy[i] : 0; i += 1 }
+        case .relu, .relu6: reluGradient(a, y: y, dy: dy, dx: dy, count: count)
         case .silu:
             for i in 0..<count {
                 let v = x(i), s = 1 / (1 + fastExp(-v))
@@ -52,8 +43,7 @@ enum ActivationKernel {
                          dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count: Int) {
         parallelFor(count, minimumPerThread: 16384) { r in
             switch a {
-            case .relu: for i in r { dx[i] = y[i] > 0 ? dy[i] : 0 }
-            case .relu6: for i in r { dx[i] = y[i] > 0 && y[i] < 6 ? dy[i] : 0 }
+            case .relu, .relu6: reluGradient(a, y: y + r.lowerBound, dy: dy + r.lowerBound, dx: dx + r.lowerBound, count: r.count)
             case .silu:
                 for i in r {
                     let s = 1 / (1 + fastExp(-x[i]))
@@ -62,5 +52,20 @@ enum ActivationKernel {
             case .sigmoid: for i in r { dx[i] = dy[i] * y[i] * (1 - y[i]) }
             }
         }
+    }
+
+    /// dx = dy where the output y is in (0, 6) for ReLU6 or above 0 for ReLU, else 0 (dx may be dy).
+    /// Explicit vectors: the compiler leaves the scalar select loop unvectorised.
+    @inline(__always)
+    static func reluGradient(_ a: Activation, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                             dx: UnsafeMutablePointer<Float>, count: Int) {
+        let upper: Float = a == .relu6 ? 6 : .infinity
+        var i = 0
+        while i + 16 <= count {
+            let v = load16(y + i)
+            store16(load16(dy + i).replacing(with: 0, where: .!((v .> 0) .& (v .< upper))), dx + i)
+            i += 16
+        }
+        while i < count { dx[i] = y[i] > 0 && y[i] < upper ? dy[i] : 0; i += 1 }
     }
 }

@@ -29,17 +29,29 @@ enum MaxPool {
         parallelFor(g.n) { samples in
             for s in samples {
                 let xs = x + s * g.h * g.w * c, dxs = dx + s * g.h * g.w * c
-                var found = [Bool](repeating: false, count: c)
                 for oy in 0..<g.oh {
                     for ox in 0..<g.ow {
                         let o = ((s * g.oh + oy) * g.ow + ox) * c
                         let yo = y + o, d = dy + o
-                        for i in 0..<c { found[i] = false }
-                        g.forEachTap(oy, ox) { iy, ix, _ in
-                            let off = (iy * g.w + ix) * c
-                            for i in 0..<c where !found[i] && xs[off + i] == yo[i] {
-                                found[i] = true
-                                dxs[off + i] += d[i]
+                        // 16 channels at a time: each tap takes dy where it equals the maximum
+                        // and no earlier tap did.
+                        var c0 = 0
+                        while c0 + 16 <= c {
+                            let target = load16(yo + c0), grad = load16(d + c0)
+                            var open = SIMDMask<SIMD16<Int32>>(repeating: true)
+                            g.forEachTap(oy, ox) { iy, ix, _ in
+                                let p = dxs + (iy * g.w + ix) * c + c0
+                                let hit = open .& (load16(xs + (iy * g.w + ix) * c + c0) .== target)
+                                store16(load16(p) + SIMD16<Float>(repeating: 0).replacing(with: grad, where: hit), p)
+                                open = open .& .!hit
+                            }
+                            c0 += 16
+                        }
+                        for i in c0..<c {
+                            var open = true
+                            g.forEachTap(oy, ox) { iy, ix, _ in
+                                let off = (iy * g.w + ix) * c + i
+                                if open, xs[off] == yo[i] { dxs[off] += d[i]; open = false }
                             }
                         }
                     }
