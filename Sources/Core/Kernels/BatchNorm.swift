@@ -13,20 +13,21 @@ enum BatchNorm {
                                 runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
                                 mean: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>,
                                 activation: Activation? = nil, y: UnsafeMutablePointer<Float>) {
-        let sums = columnSums(rows: rows, channels: c) { row, acc in
+        // One pass: sums of d = x - k and d², shifted by the first row k so that the variance
+        // E[d²] - E[d]² does not cancel when the mean is large next to the spread.
+        let sums = columnSums(rows: rows, channels: 2 * c) { row, acc in
             let xr = x + row * c
-            for i in 0..<c { acc[i] += Double(xr[i]) }
+            for i in 0..<c {
+                let d = xr[i] - x[i]
+                acc[i] += d
+                acc[c + i] += d * d
+            }
         }
-        let inv = 1 / Double(rows)
-        for i in 0..<c { mean[i] = Float(sums[i] * inv) }
-        // Second pass: variance about the mean (stable where E[x^2] - E[x]^2 is not).
-        let squares = columnSums(rows: rows, channels: c) { row, acc in
-            let xr = x + row * c
-            for i in 0..<c { let d = Double(xr[i] - mean[i]); acc[i] += d * d }
-        }
-        let unbias = rows > 1 ? Float(rows) / Float(rows - 1) : 1
+        let inv = 1 / Double(rows), unbias = rows > 1 ? Float(rows) / Float(rows - 1) : 1
         for i in 0..<c {
-            let variance = Float(squares[i] * inv)
+            let shifted = sums[i] * inv
+            mean[i] = Float(Double(x[i]) + shifted)
+            let variance = Float(max(0, sums[c + i] * inv - shifted * shifted))
             runningMean[i] = (1 - momentum) * runningMean[i] + momentum * mean[i]
             runningVar[i] = (1 - momentum) * runningVar[i] + momentum * variance * unbias
             invStd[i] = 1 / (variance + eps).squareRoot()
@@ -84,8 +85,8 @@ enum BatchNorm {
                     }
                 }
                 for i in 0..<c {
-                    acc[i] += Double(dr[i])
-                    acc[c + i] += Double(dr[i] * (xr[i] - mean[i]) * invStd[i])
+                    acc[i] += dr[i]
+                    acc[c + i] += dr[i] * (xr[i] - mean[i]) * invStd[i]
                 }
             }
         }
@@ -114,18 +115,29 @@ enum BatchNorm {
     }
 }
 
-/// Sums per-row contributions over all rows, in Double: each thread accumulates its rows into
-/// a private partial, and the partials are added in a fixed order (deterministic).
-func columnSums(rows: Int, channels width: Int, _ addRow: (Int, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+/// Sums per-row contributions over all rows: `addRow` adds one row into Float accumulators,
+/// which are flushed into Double totals every 8 rows (Float vectors for speed, Double for the
+/// long sums; flushing every 32 rows already cost MobileNetV2's gradient parity a factor of 100,
+/// as BN's gradient sums cancel). Each thread keeps private partials, added in a fixed order (deterministic).
+func columnSums(rows: Int, channels width: Int, _ addRow: (Int, UnsafeMutablePointer<Float>) -> Void) -> [Double] {
     let threads = max(1, min(ComputeThreads.count, rows / 256))
     let partial = UnsafeMutablePointer<Double>.allocate(capacity: threads * width)
-    defer { partial.deallocate() }
+    let block = UnsafeMutablePointer<Float>.allocate(capacity: threads * width)
+    defer { partial.deallocate(); block.deallocate() }
     partial.initialize(repeating: 0, count: threads * width)
+    block.initialize(repeating: 0, count: threads * width)
     let chunk = (rows + threads - 1) / threads
     parallelFor(threads) { ts in
         for t in ts {
-            let acc = partial + t * width
-            for r in (t * chunk)..<min(rows, (t + 1) * chunk) { addRow(r, acc) }
+            let acc = partial + t * width, f = block + t * width
+            var r = t * chunk
+            let end = min(rows, (t + 1) * chunk)
+            while r < end {
+                let stop = min(end, r + 8)
+                for row in r..<stop { addRow(row, f) }
+                for i in 0..<width { acc[i] += Double(f[i]); f[i] = 0 }
+                r = stop
+            }
         }
     }
     var out = Array(UnsafeBufferPointer(start: partial, count: width))
