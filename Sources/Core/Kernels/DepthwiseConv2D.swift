@@ -80,16 +80,36 @@ enum DepthwiseConv2D {
         let c = g.c
         if let dBias { sumRows(dy, rows: g.n * g.oh * g.ow, channels: c, into: dBias) }
         if let dx {
-            dx.update(repeating: 0, count: g.inputCount)
-            parallelFor(g.n) { samples in
-                for s in samples {
-                    let dxs = dx + s * g.h * g.w * c
-                    for oy in 0..<g.oh {
-                        for ox in 0..<g.ow {
-                            let d = dy + ((s * g.oh + oy) * g.ow + ox) * c
-                            g.forEachTap(oy, ox) { iy, ix, k in
-                                let dst = dxs + (iy * g.w + ix) * c, wk = weight + k * c
-                                for ci in 0..<c { dst[ci] += d[ci] * wk[ci] }
+            // Gathered per input pixel: the sum over the outputs whose windows contain it, each
+            // dx value written once, 16 channels at a time in registers.
+            parallelFor(g.n * g.h, minimumPerThread: 2) { rows in
+                withUnsafeTemporaryAllocation(of: (dy: Int, w: Int).self, capacity: g.kh * g.kw) { taps in
+                    for r in rows {
+                        let s = r / g.h, iy = r % g.h
+                        for ix in 0..<g.w {
+                            var count = 0
+                            for ky in 0..<g.kh {
+                                let ty = iy + g.pt - ky * g.dh
+                                guard ty >= 0, ty % g.sh == 0, ty / g.sh < g.oh else { continue }
+                                for kx in 0..<g.kw {
+                                    let tx = ix + g.pl - kx * g.dw
+                                    guard tx >= 0, tx % g.sw == 0, tx / g.sw < g.ow else { continue }
+                                    taps[count] = (((s * g.oh + ty / g.sh) * g.ow + tx / g.sw) * c, (ky * g.kw + kx) * c)
+                                    count += 1
+                                }
+                            }
+                            let out = dx + (r * g.w + ix) * c
+                            var c0 = 0
+                            while c0 + 16 <= c {
+                                var acc = SIMD16<Float>()
+                                for t in 0..<count { acc += load16(dy + taps[t].dy + c0) * load16(weight + taps[t].w + c0) }
+                                store16(acc, out + c0)
+                                c0 += 16
+                            }
+                            for ci in c0..<c {
+                                var acc: Float = 0
+                                for t in 0..<count { acc += dy[taps[t].dy + ci] * weight[taps[t].w + ci] }
+                                out[ci] = acc
                             }
                         }
                     }
