@@ -4,9 +4,12 @@
 Generates (deterministically) a 2,000-image, 2-class dataset of 300x300 PNG files written with
 PIL: "round" images hold ellipses, "angular" ones rotated triangles and quadrilaterals, both on
 random colour gradients with distracting lines, random colours and pixel noise, split as
-DIR/train/<class> (800 per class) and DIR/val/<class> (200 per class). Makes one set of backbone
+DIR/train/<class> (800 per class) and DIR/val/<class> (200 per class): each image holds one to
+three ellipses or polygons filled with a two-colour texture, dots in "dotted" images and stripes
+of random period and angle in "striped" ones, on a random colour gradient with distracting lines
+and pixel noise. Makes one set of backbone
 weights (the torchvision model with seed 0, its BN running statistics calibrated on 256
-generated images so frozen BN behaves as a pretrained one would) saved as a .pth file. Then runs,
+generated images so frozen BN normalises as a pretrained one would) saved as a .pth file. Then runs,
 one after the other:
 
 - the PyTorch recipe: torchvision model with those weights, backbone parameters
@@ -47,37 +50,58 @@ BACKBONES = {
     "mobilenet-v2": ("mobilenet_v2", 224, 256, ("classifier", 1)),
     "efficientnet-b3": ("efficientnet_b3", 300, 320, ("classifier", 1)),
 }
-CLASSES = ("angular", "round")
+CLASSES = ("dotted", "striped")
 PER_CLASS = {"train": 800, "val": 200}
 SIDE = 300
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 
+def fill_pattern(rng, label, side):
+    """A side x side texture in two random colours: scattered dots (label 0) or stripes (label 1).
+    The first colour leans red in dotted textures and blue in striped ones (a cue that overlaps)."""
+    a, b = rng.integers(0, 256, 3).astype(np.float32), rng.integers(0, 256, 3).astype(np.float32)
+    warm, cool = (0, 2) if label == 0 else (2, 0)
+    a[warm], a[cool] = rng.uniform(128, 256), rng.uniform(0, 160)
+    if label == 1:
+        y, x = np.mgrid[0:side, 0:side].astype(np.float32)
+        angle, period = rng.uniform(0, np.pi), rng.uniform(5, 12)
+        mask = (np.sin((x * np.cos(angle) + y * np.sin(angle)) * 2 * np.pi / period) > 0).astype(np.float32)
+    else:
+        dots = Image.new("L", (side, side))
+        draw = ImageDraw.Draw(dots)
+        radius = rng.uniform(1.5, 3)
+        for cx, cy in rng.uniform(0, side, (int(side * side / (radius * radius * 14)), 2)):
+            draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], fill=255)
+        mask = np.asarray(dots, dtype=np.float32) / 255
+    return mask[..., None] * a + (1 - mask[..., None]) * b
+
+
 def draw_image(rng, label):
-    """One 300x300 RGB image of class `label` (0 angular, 1 round)."""
+    """One 300x300 RGB image of class `label`: shapes (ellipses or polygons, either class) filled
+    with dots (0, "dotted") or stripes (1, "striped") on a colour gradient, lines, noise."""
     c0, c1 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
     t = np.linspace(0, 1, SIDE, dtype=np.float32)
     ramp = t[:, None, None] if rng.random() < 0.5 else t[None, :, None]
-    background = c0 * (1 - ramp) + c1 * ramp
-    image = Image.fromarray(np.broadcast_to(background, (SIDE, SIDE, 3)).astype(np.uint8))
+    pixels = np.broadcast_to(c0 * (1 - ramp) + c1 * ramp, (SIDE, SIDE, 3)).copy()
+    for _ in range(rng.integers(2, 5)):
+        r = int(rng.integers(45, 110))
+        cx, cy = (int(v) for v in rng.integers(r, SIDE - r, 2))
+        mask = Image.new("L", (SIDE, SIDE))
+        draw = ImageDraw.Draw(mask)
+        if rng.random() < 0.5:
+            ry = int(r * rng.uniform(0.55, 1.0))
+            draw.ellipse([cx - r, cy - ry, cx + r, cy + ry], fill=255)
+        else:
+            corners, angle = int(rng.integers(3, 5)), rng.uniform(0, 2 * np.pi)
+            draw.polygon([(cx + r * np.cos(angle + k * 2 * np.pi / corners), cy + r * np.sin(angle + k * 2 * np.pi / corners))
+                          for k in range(corners)], fill=255)
+        inside = (np.asarray(mask) > 0)[..., None]
+        pixels = np.where(inside, fill_pattern(rng, label, SIDE), pixels)
+    image = Image.fromarray(pixels.astype(np.uint8))
     draw = ImageDraw.Draw(image)
     for _ in range(rng.integers(2, 7)):  # distracting lines, in both classes
         points = [tuple(int(v) for v in rng.integers(0, SIDE, 2)) for _ in range(2)]
         draw.line(points, fill=tuple(int(v) for v in rng.integers(0, 256, 3)), width=int(rng.integers(1, 5)))
-    for _ in range(rng.integers(1, 4)):
-        r = int(rng.integers(22, 65))
-        cx, cy = (int(v) for v in rng.integers(r, SIDE - r, 2))
-        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
-        if label == 1:
-            ry = int(r * rng.uniform(0.55, 1.0))
-            draw.ellipse([cx - r, cy - ry, cx + r, cy + ry], fill=colour)
-        else:
-            corners = int(rng.integers(3, 5))
-            angle = rng.uniform(0, 2 * np.pi)
-            step = 2 * np.pi / corners
-            points = [(cx + r * np.cos(angle + k * step + rng.uniform(-0.25, 0.25)),
-                       cy + r * np.sin(angle + k * step + rng.uniform(-0.25, 0.25))) for k in range(corners)]
-            draw.polygon(points, fill=colour)
     pixels = np.asarray(image, dtype=np.float32) + rng.normal(0, 12, (SIDE, SIDE, 3))
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 

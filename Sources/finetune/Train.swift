@@ -16,12 +16,13 @@ struct Train: ParsableCommand {
         training-state.json, metrics.jsonl and report.html. Ctrl-C finishes the current step, \
         saves last.safetensors and exits; --resume OUTPUT continues the run.
 
-        --cache-features N makes frozen-backbone stages (freeze, the first stage of two-stage) \
-        much faster: the backbone runs once per image and view, and the later steps train the \
-        head on the kept features. With random augmentation (the crop, flips, ...) each training \
-        image is then seen in only N fixed augmented views: epoch e uses view (e-1) mod N, the \
-        augmentation uncached training draws in epoch e when e <= N (so N >= the stage's epochs \
-        trains exactly as without the cache). Validation images are run once.
+        --cache-features N speeds up stages whose whole backbone is frozen (freeze, the first \
+        stage of two-stage): the backbone runs once per training image and view (N views) and \
+        once per validation image, instead of once per image and epoch, and the steps train the \
+        head alone on the kept features. With random augmentation (the crop, flips, ...) each \
+        training image is then seen in only N fixed augmented views: epoch e uses view \
+        (e-1) mod N, which is the augmentation uncached training draws in epoch e when e <= N. \
+        N = 1 is the fastest; N >= the freeze stage's epochs trains exactly as without the cache.
         """)
 
     @OptionGroup var plugins: PluginOptions
