@@ -2,15 +2,13 @@
 """The freeze stage end to end, finetune against the PyTorch recipe, side by side in one run.
 
 Generates (deterministically) a 2,000-image, 2-class dataset of 300x300 PNG files written with
-PIL: "round" images hold ellipses, "angular" ones rotated triangles and quadrilaterals, both on
-random colour gradients with distracting lines, random colours and pixel noise, split as
-DIR/train/<class> (800 per class) and DIR/val/<class> (200 per class): each image holds one to
-three ellipses or polygons filled with a two-colour texture, dots in "dotted" images and stripes
-of random period and angle in "striped" ones, on a random colour gradient with distracting lines
-and pixel noise. Makes one set of backbone
-weights (the torchvision model with seed 0, its BN running statistics calibrated on 256
-generated images so frozen BN normalises as a pretrained one would) saved as a .pth file. Then runs,
-one after the other:
+PIL, split as DIR/train/<class> (800 per class) and DIR/val/<class> (200 per class). Each image
+holds two to four ellipses or polygons filled with a two-colour texture, dots in "dotted" images
+and stripes of random period and angle in "striped" ones (the texture's first colour leans red or
+blue by class, overlapping), on a random colour gradient with distracting lines and pixel noise.
+Makes one set of backbone weights (the torchvision model with seed 0, its BN running statistics
+calibrated on 256 generated images so frozen BN normalises as a pretrained one would) saved as a
+.pth file. Then runs, one after the other:
 
 - the PyTorch recipe: torchvision model with those weights, backbone parameters
   requires_grad=False, a new linear head (torchvision's classifier structure kept, so
@@ -19,7 +17,7 @@ one after the other:
   torch.set_num_threads(2), Adam lr 1e-3 on the head, model.train() for the training phase and
   model.eval() for validation (Resize + CenterCrop) after every epoch, 5 epochs;
 - finetune train --strategy freeze --epochs 5 --batch-size 32 --threads 2 --weight-decay 0
-  --cache-features N (default N = 1) on the same folders and weights.
+  --cache-features N (--views, default 2) on the same folders and weights.
 
 Wall times: the whole finetune command (process start to exit, including loading the plugins and
 weights and writing its checkpoints and report), and the whole PyTorch recipe (building the
@@ -28,7 +26,7 @@ weights generation excluded). Accuracies: the last and the best epoch's validati
 
 Run (needs torch, torchvision, numpy, Pillow):
     python tools/bench_freeze.py --finetune .build/release/finetune [--backbone resnet18] [--size 224]
-                                 [--views 1] [--repeat 2] [--data DIR]
+                                 [--views 2] [--repeat 2] [--data DIR]
 """
 import argparse
 import json
@@ -214,7 +212,7 @@ def main():
     p.add_argument("--finetune", default=".build/release/finetune")
     p.add_argument("--backbone", choices=list(BACKBONES), default="resnet18")
     p.add_argument("--size", type=int, help="training crop (default: the backbone's native size)")
-    p.add_argument("--views", type=int, default=1, help="--cache-features N for finetune")
+    p.add_argument("--views", type=int, default=2, help="--cache-features N for finetune")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--repeat", type=int, default=1, help="run the comparison this many times")
     p.add_argument("--data", help="dataset folder, reused when complete (default: a temporary one)")
