@@ -15,6 +15,14 @@ struct Train: ParsableCommand {
         Writes OUTPUT/best.safetensors (and a copy named with its accuracy), last.safetensors, \
         training-state.json, metrics.jsonl and report.html. Ctrl-C finishes the current step, \
         saves last.safetensors and exits; --resume OUTPUT continues the run.
+
+        --cache-features N speeds up stages whose whole backbone is frozen (freeze, the first \
+        stage of two-stage): the backbone runs once per training image and view (N views) and \
+        once per validation image, instead of once per image and epoch, and the steps train the \
+        head alone on the kept features. With random augmentation (the crop, flips, ...) each \
+        training image is then seen in only N fixed augmented views: epoch e uses view \
+        (e-1) mod N, which is the augmentation uncached training draws in epoch e when e <= N. \
+        N = 1 is the fastest; N >= the freeze stage's epochs trains exactly as without the cache.
         """)
 
     @OptionGroup var plugins: PluginOptions
@@ -49,6 +57,8 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of every random choice: same seed, same run.") var seed: UInt64 = 0
     @Option(help: "Compute threads.") var threads = 2
     @Option(help: "Image decoding threads.") var workers = 2
+    @Option(help: ArgumentHelp("In stages whose whole backbone is frozen, compute its features once per image and train the head on them, with N augmented views of each training image (only those N views are seen). Ignored, with a notice, in stages where the backbone trains.", valueName: "N"))
+    var cacheFeatures: Int?
     @Flag(inversion: .prefixedNo, help: "Random horizontal flips.") var hflip = true
     @Flag(help: "Random vertical flips.") var vflip = false
     @Option(help: "Random rotation up to this many degrees.") var rotation: Double = 0
@@ -72,6 +82,9 @@ struct Train: ParsableCommand {
         }
         guard lr > 0, finetuneLR > 0, backboneLRMult > 0 else { throw ValidationError("learning rates must be positive") }
         guard valSplit > 0, valSplit < 1 else { throw ValidationError("--val-split must be between 0 and 1") }
+        if let cacheFeatures, cacheFeatures < 1 {
+            throw ValidationError("--cache-features N needs N >= 1 augmented views per image (leave it out to run the whole network every step)")
+        }
     }
 
     var options: TrainingOptions {
@@ -83,7 +96,7 @@ struct Train: ParsableCommand {
         o.weightDecay = weightDecay; o.momentum = momentum; o.nesterov = nesterov
         o.schedule = schedule; o.warmupSteps = warmup; o.head = head; o.dropout = dropout
         o.labelSmoothing = labelSmoothing; o.batchSize = batchSize; o.inputSize = inputSize; o.valSplit = valSplit
-        o.patience = patience; o.seed = seed; o.threads = threads; o.workers = workers
+        o.patience = patience; o.seed = seed; o.threads = threads; o.workers = workers; o.cacheFeatures = cacheFeatures
         o.horizontalFlip = hflip; o.verticalFlip = vflip; o.rotation = rotation; o.shear = shear; o.colorJitter = colorJitter
         return o
     }

@@ -17,7 +17,8 @@ import Foundation
 /// One batch of samples, ready for the network.
 ///
 /// Layout: `images` is (count, height, width, 3) NHWC Float32, contiguous, normalised with the
-/// transform's mean/std; `labels[i]` is the class index of image i.
+/// transform's mean/std; `labels[i]` is the class index of image i. A batch of cached backbone
+/// features (`FeatureTable`) holds (count, 1, 1, in_features) instead.
 public struct Batch: Sendable {
     /// (count, height, width, 3) floats.
     public var images: [Float]
@@ -101,11 +102,16 @@ public final class DataLoader: @unchecked Sendable {
         return order
     }
 
-    /// Starts producing the batches of `epoch`; iterate the result. Dropping it stops the workers.
-    public func epoch(_ epoch: Int) -> Epoch {
+    /// The dataset indices of each batch of `epoch`, before unreadable files are left out.
+    public func plan(epoch: Int) -> [[Int]] {
         let order = order(epoch: epoch)
         let size = options.batchSize
-        let plan = (0..<batchCount).map { b in Array(order[(b * size)..<min((b + 1) * size, order.count)]) }
+        return (0..<batchCount).map { b in Array(order[(b * size)..<min((b + 1) * size, order.count)]) }
+    }
+
+    /// Starts producing the batches of `epoch`; iterate the result. Dropping it stops the workers.
+    public func epoch(_ epoch: Int) -> Epoch {
+        let plan = plan(epoch: epoch)
         let state = EpochState(plan: plan, prefetch: options.prefetch)
         for _ in 0..<min(options.workers, max(plan.count, 1)) {
             let thread = Thread { [self] in self.work(state, epoch: epoch) }

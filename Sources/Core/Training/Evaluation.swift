@@ -8,11 +8,18 @@ public struct Evaluation: Sendable {
 
     /// Runs every batch of `loader` (unshuffled) through `executor` (planned for inference).
     public static func run(_ executor: Executor, loader: DataLoader, classes: [String], epoch: Int = 0) -> Evaluation {
+        let batches = loader.epoch(epoch)
+        var eval = run(executor, batches: batches, classes: classes)
+        eval.skipped = batches.skipped
+        return eval
+    }
+
+    /// Runs `batches` through `executor` (planned for inference); `skipped` is left 0.
+    public static func run(_ executor: Executor, batches: some Sequence<Batch>, classes: [String]) -> Evaluation {
         var confusion = ConfusionMatrix(classes: classes)
         var lossSum = 0.0, seen = 0
         var rng = SplitMix64(seed: 0)
         let k = classes.count
-        let batches = loader.epoch(epoch)
         for batch in batches where batch.count > 0 {
             let logits = batch.images.withUnsafeBufferPointer {
                 executor.forward($0.baseAddress!, count: batch.count, rng: &rng)
@@ -27,7 +34,7 @@ public struct Evaluation: Sendable {
             }
         }
         return Evaluation(loss: seen == 0 ? .nan : lossSum / Double(seen), accuracy: confusion.accuracy,
-                          confusion: confusion, skipped: batches.skipped)
+                          confusion: confusion, skipped: 0)
     }
 }
 

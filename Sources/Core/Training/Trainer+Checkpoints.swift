@@ -54,6 +54,7 @@ extension Trainer {
         if o.strategy == .discriminative { s.insert(("backbone lr multiplier", "\(o.backboneLRMultiplier)"), at: 6) }
         if let u = o.unfreeze { s.append(("unfrozen backbone groups", "last \(u)")) }
         if let p = o.patience { s.append(("early stopping patience", "\(p) epochs")) }
+        if let n = o.cacheFeatures { s.append(("cached backbone features", "\(n) augmented view\(n == 1 ? "" : "s") per training image")) }
         return s
     }
 

@@ -15,10 +15,21 @@ extension Trainer {
         ComputeThreads.set(options.threads)
         let evaluator = Executor(model: model, batchSize: options.batchSize, training: false)
         let batches = train.batchCount
+        // The cached head of the stage that ran last, if it was cached (its validation features
+        // serve the final evaluation: a cached stage's backbone never trains, nor did any before it).
+        var lastCached: CachedHead?
         while state.stage < stages.count {
             let stage = stages[state.stage]
-            let executor = Executor(model: model, batchSize: options.batchSize, training: true, frozenGroups: stage.frozenGroups)
-            let trainable = model.parameters.filter { !stage.frozenGroups.contains($0.group) }
+            let trainableCount = model.parameters.filter { !stage.frozenGroups.contains($0.group) }.reduce(0) { $0 + $1.value.count }
+            onEvent(.info("stage \(stage.name): \(stage.epochs) epochs at lr \(stage.lr)"
+                          + (stage.backboneLR.map { " (backbone \($0))" } ?? "")
+                          + ", \(formatCount(trainableCount)) of \(formatCount(graph.parameterCount)) parameters train"))
+            // With cached features the head trains alone, in its own model (see Trainer+FeatureCache.swift).
+            let cached = try cachedHead(for: stage)
+            lastCached = cached
+            let executor = cached?.executor
+                ?? Executor(model: model, batchSize: options.batchSize, training: true, frozenGroups: stage.frozenGroups)
+            let trainable = cached?.model.parameters ?? model.parameters.filter { !stage.frozenGroups.contains($0.group) }
             let optimizer = makeOptimizer()
             if let saved = state.optimizer, state.epochInStage > 0 || state.batchInEpoch > 0 {
                 try optimizer.load(saved, for: trainable)
@@ -27,25 +38,32 @@ extension Trainer {
             let totalSteps = stage.epochs * batches
             func stageLR(_ step: Int) -> Float { schedule.learningRate(step: step, baseLR: stage.lr, totalSteps: totalSteps) }
             let head = graph.groups.count - 1
-            let trainableCount = trainable.reduce(0) { $0 + $1.value.count }
-            onEvent(.info("stage \(stage.name): \(stage.epochs) epochs at lr \(stage.lr)"
-                          + (stage.backboneLR.map { " (backbone \($0))" } ?? "")
-                          + ", \(formatCount(trainableCount)) of \(formatCount(graph.parameterCount)) parameters train"))
             let stageStartStep = state.globalStep - state.epochInStage * batches - state.batchInEpoch
             while state.epochInStage < stage.epochs {
                 let epoch = epochsBefore(state.stage) + state.epochInStage + 1
                 var windowLoss = 0.0, windowCorrect = 0, windowSeen = 0, windowStart = Date()
-                let epochStart = Date()
+                func interrupt(after batchIndex: Int) throws -> Outcome {
+                    cached?.store(into: model)
+                    try saveLast(epoch: epoch, stage: stage, optimizer: optimizer)
+                    onEvent(.info("stopped in epoch \(epoch) after \(batchIndex) of \(batches) batches; saved last.safetensors — continue with: finetune train --resume \(options.output)"))
+                    return .interrupted
+                }
+                let epochStart = Date()  // the epoch's rate includes computing its features
+                let epochBatches: AnySequence<Batch>, skipped: () -> Int
+                if let cached {
+                    guard prepareFeatures(cached, epoch: epoch) else { return try interrupt(after: state.batchInEpoch) }
+                    epochBatches = AnySequence(cached.cache.trainingBatches(epoch: epoch, plan: train.plan(epoch: epoch)))
+                    skipped = { cached.cache.trainingSkipped }
+                } else {
+                    let loaderEpoch = train.epoch(epoch)
+                    epochBatches = AnySequence(loaderEpoch)
+                    skipped = { loaderEpoch.skipped }
+                }
                 var batchIndex = 0
-                let epochBatches = train.epoch(epoch)
                 for batch in epochBatches {
                     defer { batchIndex += 1 }
                     if batchIndex < state.batchInEpoch { continue }  // resuming inside this epoch
-                    if shouldStop() {
-                        try saveLast(epoch: epoch, stage: stage, optimizer: optimizer)
-                        onEvent(.info("stopped in epoch \(epoch) after \(batchIndex) of \(batches) batches; saved last.safetensors — continue with: finetune train --resume \(options.output)"))
-                        return .interrupted
-                    }
+                    if shouldStop() { return try interrupt(after: batchIndex) }
                     let n = batch.count
                     let lrFactor = stageLR(state.globalStep - stageStartStep) / stage.lr
                     var rng = SplitMix64(seed: options.seed, UInt64(state.globalStep))
@@ -69,7 +87,7 @@ extension Trainer {
                     optimizer.step(trainable) { slot in
                         (slot.group == head ? stage.lr : (stage.backboneLR ?? stage.lr)) * lrFactor
                     }
-                    model.markChanged()
+                    (cached?.model ?? model).markChanged()
                     state.globalStep += 1
                     state.batchInEpoch = batchIndex + 1
                     state.epochLossSum += Double(loss) * Double(n)
@@ -89,10 +107,11 @@ extension Trainer {
                         windowLoss = 0; windowCorrect = 0; windowSeen = 0; windowStart = Date()
                     }
                 }
-                if epochBatches.skipped > 0 {
-                    onEvent(.info("epoch \(epoch): skipped \(epochBatches.skipped) unreadable image(s)"))
+                if skipped() > 0 {
+                    onEvent(.info("epoch \(epoch): skipped \(skipped()) unreadable image(s)"))
                 }
-                let eval = Evaluation.run(evaluator, loader: validation, classes: classes)
+                cached?.store(into: model)
+                let eval = cached?.evaluate(classes: classes) ?? Evaluation.run(evaluator, loader: validation, classes: classes)
                 let seen = max(state.epochSeen, 1)
                 let record = MetricsRecord(
                     kind: .epoch, stage: stage.name, epoch: epoch, step: state.globalStep,
@@ -129,7 +148,7 @@ extension Trainer {
         }
         state.finished = true
         try state.write(to: output)
-        return .finished(best: try evaluateBest(evaluator))
+        return .finished(best: try evaluateBest(evaluator, cached: lastCached))
     }
 
     var totalEpochs: Int { stages.reduce(0) { $0 + $1.epochs } }
@@ -137,11 +156,13 @@ extension Trainer {
     func epochsBefore(_ stage: Int) -> Int { stages.prefix(stage).reduce(0) { $0 + $1.epochs } }
 
     /// Reloads the best checkpoint, evaluates it on the validation set and finishes the report.
-    func evaluateBest(_ evaluator: Executor) throws -> Evaluation? {
+    /// - Parameter cached: the last stage's cached head, whose validation features are used.
+    func evaluateBest(_ evaluator: Executor, cached: CachedHead? = nil) throws -> Evaluation? {
         let best = output.appendingPathComponent("best.safetensors")
         guard FileManager.default.fileExists(atPath: best.path) else { return nil }
         try model.load(try ModelFile(contentsOf: best).graphAndWeights(backbone: backbone, file: best.path).weights)
-        let eval = Evaluation.run(evaluator, loader: validation, classes: classes)
+        cached?.load(from: model)
+        let eval = cached?.evaluate(classes: classes) ?? Evaluation.run(evaluator, loader: validation, classes: classes)
         try writeReport(confusion: eval.confusion)
         return eval
     }

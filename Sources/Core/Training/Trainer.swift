@@ -16,6 +16,9 @@ public final class Trainer {
                       loss: Double, accuracy: Double, imagesPerSecond: Double, eta: Double)
         /// A finished epoch (also written to metrics.jsonl).
         case epoch(MetricsRecord)
+        /// Progress while backbone features are being cached (`--cache-features`): `what` names
+        /// the images ("training images, view 1 of 2"); `eta` is the seconds left for them.
+        case caching(what: String, done: Int, total: Int, imagesPerSecond: Double, eta: Double)
     }
 
     public let options: TrainingOptions

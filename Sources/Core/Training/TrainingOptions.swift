@@ -59,6 +59,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var rotation: Double = 0
     public var shear: Double = 0
     public var colorJitter: Double = 0
+    /// In stages whose whole backbone is frozen, train the head on pooled backbone features
+    /// computed once per image, with this many augmented views of each training image (see
+    /// `FeatureCache`); nil: run the whole network every step.
+    public var cacheFeatures: Int?
     /// Log a step record every this many steps.
     public var logEvery = 10
 

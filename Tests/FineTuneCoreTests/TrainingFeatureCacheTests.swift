@@ -1,0 +1,131 @@
+import Foundation
+import XCTest
+@testable import FineTuneCore
+
+/// `--cache-features`: training the head on cached backbone features (mobilenet-v2 at 64 px,
+/// 36 training and 9 validation images, batches of 8).
+final class TrainingFeatureCacheTests: XCTestCase {
+    static let data: String = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("finetune-cache-data-\(UUID().uuidString)").path
+        try! DemoDataset.write(to: dir, perClass: 12, heldOut: 0)
+        return dir
+    }()
+
+    var outputs: [String] = []
+    override func tearDown() {
+        for o in outputs { try? FileManager.default.removeItem(atPath: o) }
+    }
+
+    func options(_ strategy: TrainingOptions.Strategy = .freeze, epochs: Int = 2, cache: Int? = nil) -> TrainingOptions {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("finetune-cache-run-\(UUID().uuidString)").path
+        outputs.append(out)
+        var o = TrainingOptions(backbone: "mobilenet-v2", data: Self.data, output: out)
+        o.strategy = strategy
+        o.epochs = epochs
+        o.freezeEpochs = 1
+        o.batchSize = 8
+        o.inputSize = 64
+        o.seed = 3
+        o.cacheFeatures = cache
+        return o
+    }
+
+    /// The messages a trainer reported.
+    final class Messages { var list: [String] = [] }
+
+    /// A trainer whose `shouldStop` turns true after `stopAfter` polls, collecting its messages.
+    func trainer(_ o: TrainingOptions, resume: Bool = false, stopAfter polls: Int? = nil,
+                 messages: Messages? = nil) throws -> Trainer {
+        var count = 0
+        return try Trainer(options: o, catalog: BuiltInBackboneTests.catalog, resume: resume, onEvent: { event in
+            if case .info(let m) = event { messages?.list.append(m) }
+        }, shouldStop: {
+            count += 1
+            return polls.map { count > $0 } ?? false
+        })
+    }
+
+    func lastTensors(_ o: TrainingOptions) throws -> [NamedTensor] {
+        try ModelFile(contentsOf: URL(fileURLWithPath: o.output + "/last.safetensors")).tensors
+    }
+
+    /// Every tensor of two model files agrees within `tolerance`, relative to the tensor's largest value.
+    func assertSameTensors(_ x: [NamedTensor], _ y: [NamedTensor], tolerance: Float, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(x.map(\.name), y.map(\.name), file: file, line: line)
+        for (p, q) in zip(x, y) {
+            let scale = max(p.values.map(abs).max() ?? 0, 1e-6)
+            let worst = zip(p.values, q.values).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst / scale, tolerance, p.name, file: file, line: line)
+        }
+    }
+
+    /// With one view and one epoch (flips off), and with as many views as epochs, the head sees
+    /// exactly the images uncached training sees: same weights (1e-5 of each tensor's largest
+    /// value; the features come from differently composed batches) and the same validation.
+    func testCachedFreezeTrainsTheSameHeadAsUncached() throws {
+        for (epochs, views, flips) in [(1, 1, false), (2, 2, true)] {
+            var plain = options(epochs: epochs), cached = options(epochs: epochs, cache: views)
+            plain.horizontalFlip = flips
+            cached.horizontalFlip = flips
+            _ = try trainer(plain).run()
+            _ = try trainer(cached).run()
+            let x = try lastTensors(plain), y = try lastTensors(cached)
+            XCTAssertNotEqual(x.first { $0.name == "head.weight" }?.values, try trainer(options()).model.tensor("head.weight"),
+                              "the head trained")
+            assertSameTensors(x, y, tolerance: 1e-5)
+            let a = Trainer.readRecords(URL(fileURLWithPath: plain.output)).filter { $0.kind == .epoch }
+            let b = Trainer.readRecords(URL(fileURLWithPath: cached.output)).filter { $0.kind == .epoch }
+            XCTAssertEqual(a.map(\.val_accuracy), b.map(\.val_accuracy))
+            XCTAssertEqual(a.map(\.step), b.map(\.step))
+            for (p, q) in zip(a, b) { XCTAssertEqual(p.loss, q.loss, accuracy: 1e-5) }
+        }
+    }
+
+    /// Views are the loader's augmentation of different epochs; they repeat after N epochs.
+    func testViewsDifferAndRepeat() throws {
+        let t = try trainer(options(cache: 2))
+        let cache = try FeatureCache(model: t.model, views: 2, train: t.train, validation: t.validation)
+        for epoch in 1...3 { XCTAssertTrue(cache.prepare(epoch: epoch, progress: { _, _, _, _ in }, shouldStop: { false })) }
+        let plan = [Array(0..<8)]
+        let first = cache.trainingBatches(epoch: 1, plan: plan)[0], second = cache.trainingBatches(epoch: 2, plan: plan)[0]
+        XCTAssertEqual(first.indices, second.indices)
+        XCTAssertEqual(first.images.count, 8 * cache.extractor.width)
+        XCTAssertNotEqual(first.images, second.images)
+        XCTAssertEqual(cache.trainingBatches(epoch: 3, plan: plan)[0].images, first.images)
+        XCTAssertEqual(cache.validation?.batches(of: 8).map(\.count), [8, 1])
+    }
+
+    /// Stopped while features are computed, then inside an epoch's steps, then resumed: the run
+    /// ends at the weights of an uninterrupted one.
+    func testResumeOfACachedRunEndsWhereAnUninterruptedRunEnds() throws {
+        let a = options(epochs: 3, cache: 2)
+        _ = try trainer(a).run()
+        let b = options(epochs: 3, cache: 2)
+        // Polls: 2 validation + 5 training-view batches, 4 steps, 5 more for view 2, then steps.
+        guard case .interrupted = try trainer(b, stopAfter: 1).run() else { return XCTFail("expected an interruption while caching") }
+        guard case .interrupted = try trainer(b, resume: true, stopAfter: 17).run() else { return XCTFail("expected an interruption") }
+        let state = try TrainingState.read(from: URL(fileURLWithPath: b.output))
+        XCTAssertEqual(state.epochInStage, 1)
+        XCTAssertEqual(state.batchInEpoch, 1)
+        guard case .finished = try trainer(b, resume: true).run() else { return XCTFail("interrupted again") }
+        assertSameTensors(try lastTensors(a), try lastTensors(b), tolerance: 1e-6)
+        XCTAssertEqual(Trainer.readRecords(URL(fileURLWithPath: b.output)).filter { $0.kind == .epoch }.map(\.epoch), [1, 2, 3])
+    }
+
+    /// In two-stage, the freeze stage is cached and the fine-tuning stage (backbone trains) says
+    /// once that the flag does not apply to it, then trains the whole network as before.
+    func testFlagIsIgnoredWithANoticeWhereTheBackboneTrains() throws {
+        let log = Messages()
+        let o = options(.twoStage, epochs: 1, cache: 1)
+        guard case .finished(let best) = try trainer(o, messages: log).run() else { return XCTFail("interrupted") }
+        let messages = log.list
+        XCTAssertNotNil(best)
+        XCTAssertEqual(messages.filter { $0.contains("--cache-features is ignored in stage finetune") }.count, 1, "\(messages)")
+        XCTAssertEqual(messages.filter { $0.contains("stage freeze trains the head on cached backbone features") }.count, 1, "\(messages)")
+        let records = Trainer.readRecords(URL(fileURLWithPath: o.output)).filter { $0.kind == .epoch }
+        XCTAssertEqual(records.map(\.stage), ["freeze", "finetune"])
+        let first = try ModelFile(contentsOf: URL(fileURLWithPath: o.output + "/last.safetensors")).tensors
+        XCTAssertNotEqual(first.first { $0.name == "features.2.conv.0.0.weight" }?.values,
+                          try trainer(options()).model.tensor("features.2.conv.0.0.weight"), "the backbone trained in stage two")
+    }
+}
