@@ -13,6 +13,12 @@ struct Finetune: ParsableCommand {
         """,
         subcommands: [Backbones.self, Summary.self, Train.self, Predict.self, Evaluate.self, Import.self, DemoData.self, Bench.self, BenchData.self]
     )
+
+    static func main() {
+        // Line by line even into a file or pipe, so a log shows progress as it happens.
+        setvbuf(stdout, nil, _IOLBF, 0)
+        main(nil)
+    }
 }
 
 /// Where to look for backbone plugins, shared by every subcommand.
