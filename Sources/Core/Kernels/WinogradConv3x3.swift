@@ -28,7 +28,7 @@ enum WinogradConv3x3 {
         return (tileCount(g) + passes - 1) / passes
     }
 
-    /// Floats of scratch `forward` and `backwardData` need: U, then one pass's V and M.
+    /// Floats of scratch each entry point needs: U (or dU), then one pass's V and M (or dM).
     static func scratchCount(_ g: ConvGeometry) -> Int {
         16 * g.oc * g.c + 16 * tilesPerPass(g) * (g.c + g.oc)
     }
