@@ -10,8 +10,11 @@ struct ExecutionPlan {
         case skip
         /// This BN node runs `conv` with BN folded into its weights, reading the conv's input.
         case foldedConv(conv: Int)
-        /// Identity (dropout, stochastic depth in inference): the output is the input's buffer.
+        /// Identity (dropout, stochastic depth in inference; an activation a convolution or
+        /// batch norm applies): the output is the input's buffer.
         case alias
+
+        var isAlias: Bool { if case .alias = self { true } else { false } }
     }
 
     var steps: [Step]
@@ -97,7 +100,7 @@ struct ExecutionPlan {
         let perSample = nodes.map { $0.outputShape.count }
         var owner = Array(0..<nodes.count)  // node whose buffer holds this node's output
         for node in nodes {
-            if case .alias = steps[node.id] { owner[node.id] = owner[node.inputs[0]] }
+            if steps[node.id].isAlias { owner[node.id] = owner[node.inputs[0]] }
         }
         func reads(_ id: Int) -> [Int] {
             if case .foldedConv(let conv) = steps[id] { return nodes[conv].inputs }
@@ -117,11 +120,10 @@ struct ExecutionPlan {
         // Kept for backward: what a consumer's backward reads as its input, or a node's own
         // backward reads as its output. An alias keeps the buffer it shares (a fused
         // activation's backward, run by its batch norm, reads the output for ReLU-like ones).
-        func isAlias(_ id: Int) -> Bool { if case .alias = steps[id] { return true } else { return false } }
         var kept = nodes.map { n in
             (needsGrad[n.id] && Self.backwardReadsOutput(n.operation))
                 || consumers[n.id].contains { c in
-                    needsGrad[c] && !isAlias(c) && Self.backwardReadsInput(nodes[c].operation, trainable: trainable[c])
+                    needsGrad[c] && !steps[c].isAlias && Self.backwardReadsInput(nodes[c].operation, trainable: trainable[c])
                 }
         }
         for node in nodes where owner[node.id] != node.id && kept[node.id] { kept[owner[node.id]] = true }
@@ -149,7 +151,7 @@ struct ExecutionPlan {
         var gradients = BufferPool()
         if needsGrad[graph.output] { gradStorage[graph.output] = gradients.take(perSample[graph.output] * batchSize) }
         for node in nodes.reversed() where needsGrad[node.id] {
-            if isAlias(node.id) {  // a fused activation: its batch norm reads the same gradient
+            if steps[node.id].isAlias {  // a fused activation: its batch norm reads the same gradient
                 gradStorage[node.inputs[0]] = gradStorage[node.id]
                 continue
             }

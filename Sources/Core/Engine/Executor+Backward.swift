@@ -10,7 +10,7 @@ extension Executor {
         grads[out]!.pointer.update(from: outputGradient, count: graph.nodes[out].outputShape.count * batch)
         gradWritten[out] = true
         for node in graph.nodes.reversed() where plan.needsGrad[node.id] && gradWritten[node.id] {
-            if case .alias = plan.steps[node.id] {  // an activation its batch norm applies; same gradient buffer
+            if plan.steps[node.id].isAlias {  // an activation its batch norm applies; same gradient buffer
                 gradWritten[node.inputs[0]] = true
                 continue
             }

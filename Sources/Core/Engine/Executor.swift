@@ -34,6 +34,8 @@ public final class Executor {
     var batch = 0
     /// The whole batch's outputs when inference runs it in micro-batches.
     let gathered: FloatBuffer
+    /// Floats of one sample's input.
+    let inputCount: Int
 
     /// Inference micro-batch: where the forward pass does fewer than 400 FLOPs per activation
     /// value it writes (MobileNetV2 and EfficientNet-B3; ResNet18 does over 1,000), samples go
@@ -65,6 +67,7 @@ public final class Executor {
         let passSize = training ? batchSize : min(batchSize, passSize ?? Self.microBatch(graph, batchSize: batchSize))
         self.passSize = passSize
         let batchSize = passSize  // what the buffers are planned for
+        inputCount = graph.nodes.first { if case .input = $0.operation { true } else { false } }!.outputShape.count
         gathered = FloatBuffer(count: passSize < self.batchSize ? self.batchSize * graph.nodes[graph.output].outputShape.count : 0)
         let plan = ExecutionPlan(graph: graph, batchSize: batchSize, training: training, frozenGroups: frozenGroups)
         self.plan = plan
@@ -114,7 +117,6 @@ public final class Executor {
     public func forward(_ input: UnsafePointer<Float>, count n: Int, rng: inout SplitMix64) -> UnsafeMutablePointer<Float> {
         precondition(n >= 1 && n <= batchSize, "batch of \(n) does not fit an executor planned for \(batchSize)")
         if n <= passSize { return pass(input, count: n, rng: &rng) }
-        let inputCount = graph.nodes.first { if case .input = $0.operation { true } else { false } }!.outputShape.count
         let outputCount = graph.nodes[graph.output].outputShape.count
         var s0 = 0
         while s0 < n {
@@ -147,7 +149,8 @@ public final class Executor {
         return pointers[graph.output]!
     }
 
-    /// The output of node `id` from the last pass (an inference micro-batch: the batch's last samples) (valid until the next forward).
+    /// The output of node `id` from the last pass, valid until the next forward (in inference
+    /// by micro-batches, that of the batch's last samples only).
     public func output(of id: Int) -> UnsafePointer<Float>? { pointers[id].map { UnsafePointer($0) } }
 
     private func forwardNode(_ node: Node, rng: inout SplitMix64) {

@@ -76,9 +76,7 @@ enum WinogradConv3x3 {
             // t[0..<9]: the 3x3 slice; t[9..<21]: G g, 4 rows of 3.
             withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 21) { t in
                 for o in outs {
-                    var c0 = 0
-                    while c0 < c {
-                        let lanes = min(8, c - c0)
+                    forEachBlock(of: c) { c0, lanes in
                         for k in 0..<9 { t[k] = load(weight + (o * 9 + (rotated ? 8 - k : k)) * c + c0, lanes) }
                         for kx in 0..<3 {
                             (t[9 + kx], t[12 + kx], t[15 + kx], t[18 + kx]) = kernelTransform(t[kx], t[3 + kx], t[6 + kx])
@@ -91,7 +89,6 @@ enum WinogradConv3x3 {
                             store(cc, dst + 2 * oc * c, lanes)
                             store(d, dst + 3 * oc * c, lanes)
                         }
-                        c0 += 8
                     }
                 }
             }
@@ -129,9 +126,7 @@ enum WinogradConv3x3 {
             // t[0..<16]: the 4x4 of dU; t[16..<28]: Gᵀ dU, 3 rows of 4.
             withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 28) { t in
                 for o in outs {
-                    var c0 = 0
-                    while c0 < c {
-                        let lanes = min(8, c - c0)
+                    forEachBlock(of: c) { c0, lanes in
                         for e in 0..<16 { t[e] = load(du + e * oc * c + o * c + c0, lanes) }
                         for j in 0..<4 {
                             (t[16 + j], t[20 + j], t[24 + j]) = kernelAdjoint(t[j], t[4 + j], t[8 + j], t[12 + j])
@@ -143,7 +138,6 @@ enum WinogradConv3x3 {
                             store(load(dst + c, lanes) + b, dst + c, lanes)
                             store(load(dst + 2 * c, lanes) + cc, dst + 2 * c, lanes)
                         }
-                        c0 += 8
                     }
                 }
             }
@@ -161,28 +155,20 @@ enum WinogradConv3x3 {
     /// V[e][t][c] = (Bᵀ d B)[e] for tile t's 4x4 window d of channel c (zero outside the image).
     private static func inputTiles(_ g: ConvGeometry, _ x: UnsafePointer<Float>, channels c: Int,
                                    firstTile t0: Int, tiles: Int, v: UnsafeMutablePointer<Float>) {
-        parallelFor(tiles, minimumPerThread: 16) { range in
-            withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 16) { d in
-                withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 16) { rows in
-                    for t in range {
-                        let (s, y0, x0) = tilePosition(g, t0 + t)
-                        for i in 0..<4 {
-                            for j in 0..<4 {
-                                let iy = y0 - 1 + i, ix = x0 - 1 + j
-                                let inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w
-                                rows[4 * i + j] = inside ? x + ((s * g.h + iy) * g.w + ix) * c : nil
-                            }
-                        }
-                        var c0 = 0
-                        while c0 < c {
-                            let lanes = min(8, c - c0)
-                            for k in 0..<16 { d[k] = rows[k].map { load($0 + c0, lanes) } ?? Lanes() }
-                            for j in 0..<4 { (d[j], d[4 + j], d[8 + j], d[12 + j]) = inputTransform(d[j], d[4 + j], d[8 + j], d[12 + j]) }
-                            for i in 0..<4 { (d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3]) = inputTransform(d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3]) }
-                            for e in 0..<16 { store(d[e], v + (e * tiles + t) * c + c0, lanes) }
-                            c0 += 8
-                        }
+        forEachTile(g, firstTile: t0, tiles: tiles) { t, s, y0, x0, d in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 16) { window in
+                for i in 0..<4 {
+                    for j in 0..<4 {
+                        let iy = y0 - 1 + i, ix = x0 - 1 + j
+                        let inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w
+                        window[4 * i + j] = inside ? x + ((s * g.h + iy) * g.w + ix) * c : nil
                     }
+                }
+                forEachBlock(of: c) { c0, lanes in
+                    for k in 0..<16 { d[k] = window[k].map { load($0 + c0, lanes) } ?? Lanes() }
+                    for j in 0..<4 { (d[j], d[4 + j], d[8 + j], d[12 + j]) = inputTransform(d[j], d[4 + j], d[8 + j], d[12 + j]) }
+                    for i in 0..<4 { (d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3]) = inputTransform(d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3]) }
+                    for e in 0..<16 { store(d[e], v + (e * tiles + t) * c + c0, lanes) }
                 }
             }
         }
@@ -192,31 +178,23 @@ enum WinogradConv3x3 {
     private static func outputTiles(_ g: ConvGeometry, _ m: UnsafePointer<Float>, channels c: Int,
                                     firstTile t0: Int, tiles: Int, bias: UnsafePointer<Float>?,
                                     activation: Activation?, output: UnsafeMutablePointer<Float>) {
-        parallelFor(tiles, minimumPerThread: 16) { range in
-            withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 16) { p in
-                for t in range {
-                    let (s, y0, x0) = tilePosition(g, t0 + t)
-                    let rows = min(2, g.h - y0), cols = min(2, g.w - x0)
-                    var c0 = 0
-                    while c0 < c {
-                        let lanes = min(8, c - c0)
-                        for e in 0..<16 { p[e] = load(m + (e * tiles + t) * c + c0, lanes) }
-                        // Columns: rows 0, 1 of Aᵀ M into p[0...3], p[4...7]; then each row's two outputs.
-                        for j in 0..<4 { (p[j], p[4 + j]) = outputTransform(p[j], p[4 + j], p[8 + j], p[12 + j]) }
-                        let b = bias.map { load($0 + c0, lanes) } ?? Lanes()
-                        for i in 0..<rows {
-                            let (left, right) = outputTransform(p[4 * i], p[4 * i + 1], p[4 * i + 2], p[4 * i + 3])
-                            let out = output + ((s * g.h + y0 + i) * g.w + x0) * c + c0
-                            store(left + b, out, lanes)
-                            if cols > 1 { store(right + b, out + c, lanes) }
-                        }
-                        c0 += 8
-                    }
-                    if let activation {
-                        for i in 0..<rows {
-                            ActivationKernel.apply(activation, output + ((s * g.h + y0 + i) * g.w + x0) * c, count: cols * c)
-                        }
-                    }
+        forEachTile(g, firstTile: t0, tiles: tiles) { t, s, y0, x0, p in
+            let rows = min(2, g.h - y0), cols = min(2, g.w - x0)
+            forEachBlock(of: c) { c0, lanes in
+                for e in 0..<16 { p[e] = load(m + (e * tiles + t) * c + c0, lanes) }
+                // Columns: rows 0, 1 of Aᵀ M into p[0...3], p[4...7]; then each row's two outputs.
+                for j in 0..<4 { (p[j], p[4 + j]) = outputTransform(p[j], p[4 + j], p[8 + j], p[12 + j]) }
+                let b = bias.map { load($0 + c0, lanes) } ?? Lanes()
+                for i in 0..<rows {
+                    let (left, right) = outputTransform(p[4 * i], p[4 * i + 1], p[4 * i + 2], p[4 * i + 3])
+                    let out = output + ((s * g.h + y0 + i) * g.w + x0) * c + c0
+                    store(left + b, out, lanes)
+                    if cols > 1 { store(right + b, out + c, lanes) }
+                }
+            }
+            if let activation {
+                for i in 0..<rows {
+                    ActivationKernel.apply(activation, output + ((s * g.h + y0 + i) * g.w + x0) * c, count: cols * c)
                 }
             }
         }
@@ -225,32 +203,49 @@ enum WinogradConv3x3 {
     /// dM[e][t][c] = (A dY Aᵀ)[e] for tile t's 2x2 output gradient dY of channel c (zero past the image).
     private static func gradientTiles(_ g: ConvGeometry, _ dy: UnsafePointer<Float>, channels c: Int,
                                       firstTile t0: Int, tiles: Int, dm: UnsafeMutablePointer<Float>) {
+        forEachTile(g, firstTile: t0, tiles: tiles) { t, s, y0, x0, p in
+            let rows = min(2, g.h - y0), cols = min(2, g.w - x0)
+            forEachBlock(of: c) { c0, lanes in
+                // Columns: A (dY[0][j], dY[1][j]) into p[j], p[4 + j], p[8 + j], p[12 + j].
+                for j in 0..<2 {
+                    var d0 = Lanes(), d1 = Lanes()
+                    if j < cols {
+                        let src = dy + ((s * g.h + y0) * g.w + x0 + j) * c + c0
+                        d0 = load(src, lanes)
+                        if rows > 1 { d1 = load(src + g.w * c, lanes) }
+                    }
+                    (p[j], p[4 + j], p[8 + j], p[12 + j]) = gradientTransform(d0, d1)
+                }
+                for i in 0..<4 {
+                    (p[4 * i], p[4 * i + 1], p[4 * i + 2], p[4 * i + 3]) = gradientTransform(p[4 * i], p[4 * i + 1])
+                }
+                for e in 0..<16 { store(p[e], dm + (e * tiles + t) * c + c0, lanes) }
+            }
+        }
+    }
+
+    /// body(t, s, y0, x0, p) for each tile t0 + t, t < tiles, split over the compute threads:
+    /// the tile's sample s and top-left output (y0, x0), and a 16-vector workspace per thread.
+    @inline(__always)
+    private static func forEachTile(_ g: ConvGeometry, firstTile t0: Int, tiles: Int,
+                                    _ body: (Int, Int, Int, Int, UnsafeMutableBufferPointer<Lanes>) -> Void) {
         parallelFor(tiles, minimumPerThread: 16) { range in
             withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 16) { p in
                 for t in range {
                     let (s, y0, x0) = tilePosition(g, t0 + t)
-                    let rows = min(2, g.h - y0), cols = min(2, g.w - x0)
-                    var c0 = 0
-                    while c0 < c {
-                        let lanes = min(8, c - c0)
-                        // Columns: A (dY[0][j], dY[1][j]) into p[j], p[4 + j], p[8 + j], p[12 + j].
-                        for j in 0..<2 {
-                            var d0 = Lanes(), d1 = Lanes()
-                            if j < cols {
-                                let src = dy + ((s * g.h + y0) * g.w + x0 + j) * c + c0
-                                d0 = load(src, lanes)
-                                if rows > 1 { d1 = load(src + g.w * c, lanes) }
-                            }
-                            (p[j], p[4 + j], p[8 + j], p[12 + j]) = gradientTransform(d0, d1)
-                        }
-                        for i in 0..<4 {
-                            (p[4 * i], p[4 * i + 1], p[4 * i + 2], p[4 * i + 3]) = gradientTransform(p[4 * i], p[4 * i + 1])
-                        }
-                        for e in 0..<16 { store(p[e], dm + (e * tiles + t) * c + c0, lanes) }
-                        c0 += 8
-                    }
+                    body(t, s, y0, x0, p)
                 }
             }
+        }
+    }
+
+    /// body(c0, lanes) for each block of up to 8 channels.
+    @inline(__always)
+    private static func forEachBlock(of c: Int, _ body: (Int, Int) -> Void) {
+        var c0 = 0
+        while c0 < c {
+            body(c0, min(8, c - c0))
+            c0 += 8
         }
     }
 
