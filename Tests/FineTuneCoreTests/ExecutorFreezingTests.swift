@@ -26,15 +26,28 @@ final class ExecutorFreezingTests: XCTestCase {
         func run(_ executor: Executor) -> [Float] {
             input.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: executor.forward($0.baseAddress!, count: n, rng: &rng), count: n * 3)) }
         }
-        let whole = Executor(model: model, batchSize: n, training: false, passSize: n)
-        let micro = Executor(model: model, batchSize: n, training: false, passSize: 2)
+        let whole = Executor(model: model, batchSize: n, training: false, passSize: n, lanes: 1)
+        let micro = Executor(model: model, batchSize: n, training: false, passSize: 2, lanes: 1)
         XCTAssertEqual(micro.passSize, 2)
-        for (a, b) in zip(run(micro), run(whole)) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b))) }
+        let expected = run(whole)
+        for (a, b) in zip(run(micro), expected) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b))) }
+
+        // Lanes: samples split 3 + 2 between two threads, each lane two samples per pass; and
+        // batches smaller than planned (one sample runs in lane 0 alone).
+        let laned = Executor(model: model, batchSize: n, training: false, passSize: 2, lanes: 2)
+        XCTAssertEqual(laned.lanes.count, 2)
+        for (a, b) in zip(run(laned), expected) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b))) }
+        for k in [1, 3] {
+            let out = input.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: laned.forward($0.baseAddress!, count: k, rng: &rng), count: k * 3)) }
+            for (a, b) in zip(out, expected.prefix(k * 3)) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b))) }
+        }
+        XCTAssertTrue(Executor(model: model, batchSize: n, training: true).lanes.isEmpty, "training runs one lane")
+        XCTAssertEqual(ComputeThreads.serially { ComputeThreads.count }, 1)
 
         // The rule: depthwise networks at full size go a few samples at a time, ResNet18 whole.
         let catalog = BuiltInBackboneTests.catalog
         XCTAssertEqual(Executor.microBatch(try catalog.backbone(named: "mobilenet-v2").makeClassifier(classes: 3, inputSize: 224), batchSize: 32),
-                       min(32, max(ComputeThreads.count, 3)))
+                       3)
         XCTAssertEqual(Executor.microBatch(try catalog.backbone(named: "resnet18").makeClassifier(classes: 3, inputSize: 224), batchSize: 32), 32)
     }
 

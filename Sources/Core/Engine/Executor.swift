@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Runs a model's graph forward and backward over NHWC Float32 batches.
 ///
 /// The executor owns every activation, gradient and scratch buffer, planned once for its
@@ -5,13 +7,20 @@
 /// gradients; where everything upstream is frozen, nodes run in inference mode (BN running
 /// statistics, folded into the preceding convolution) and keep no activations for backward.
 ///
-/// An inference executor of a network that does little arithmetic per activation value runs
-/// a batch a few samples at a time (`microBatch`), so activations stay in cache between layers.
+/// Inference on several threads splits the batch's samples between them (`lanes`), and a
+/// network that does little arithmetic per activation value runs a few samples at a time
+/// (`microBatch`), so activations stay in cache between layers.
 public final class Executor {
     public let model: Model
     public let batchSize: Int
     /// Samples one pass of the graph runs: the batch size, or an inference micro-batch.
     public let passSize: Int
+    /// Inference on several threads: one executor per thread, each running its share of the
+    /// batch's samples on that thread alone, so no layer waits for another thread and each GEMM
+    /// stays in one core's cache. Measured at batch 32 on two threads: ResNet18 48 -> 61 img/s,
+    /// MobileNetV2 152 -> 190 (two one-thread processes side by side). Empty where this executor
+    /// runs the passes itself (training, one thread, or a batch of one).
+    let lanes: [Executor]
     public let training: Bool
     public let frozenGroups: Set<Int>
     let plan: ExecutionPlan
@@ -40,15 +49,14 @@ public final class Executor {
     /// Inference micro-batch: where the forward pass does fewer than 400 FLOPs per activation
     /// value it writes (MobileNetV2 and EfficientNet-B3; ResNet18 does over 1,000), samples go
     /// through in groups whose largest activation fits 16 MB, in cache from one layer to the
-    /// next, and at least one sample per compute thread. Measured at batch 32: MobileNetV2 on one
-    /// thread 72 -> 97 img/s (3 at a time), on two 124 -> 140-154 (2 to 4 at a time);
-    /// EfficientNet-B3 11.6 -> 12.8 (1) and 20.2 -> 21.6 (2). ResNet18 runs fastest on whole
-    /// batches (larger GEMMs).
+    /// next (passes run on one thread: see `lanes`). Measured at batch 32 on one thread:
+    /// MobileNetV2 72 -> 97 img/s (3 at a time), EfficientNet-B3 11.6 -> 12.8 (1). ResNet18 runs
+    /// fastest on whole batches (larger GEMMs).
     static func microBatch(_ graph: Graph, batchSize: Int) -> Int {
         let values = graph.nodes.reduce(0) { $0 + $1.outputShape.count }
         guard values > 0, graph.forwardFLOPsPerSample < 400 * values else { return batchSize }
         let largest = graph.nodes.map(\.outputShape.count).max()!
-        return max(1, min(batchSize, max(ComputeThreads.count, (1 << 22) / largest)))
+        return max(1, min(batchSize, (1 << 22) / largest))
     }
 
     /// - Parameters:
@@ -57,18 +65,28 @@ public final class Executor {
     ///   - training: plan training steps (batch statistics, gradients) or inference only.
     ///   - frozenGroups: indices into `model.graph.groups` that receive no gradients.
     ///   - passSize: overrides the inference micro-batch (tests).
-    public init(model: Model, batchSize: Int, training: Bool, frozenGroups: Set<Int> = [], passSize: Int? = nil) {
+    ///   - lanes: overrides the number of inference lanes (tests; default one per compute thread).
+    public init(model: Model, batchSize: Int, training: Bool, frozenGroups: Set<Int> = [], passSize: Int? = nil,
+                lanes laneCount: Int? = nil) {
         self.model = model
         self.batchSize = batchSize
         self.training = training
         self.frozenGroups = frozenGroups
         let graph = model.graph
         self.graph = graph
-        let passSize = training ? batchSize : min(batchSize, passSize ?? Self.microBatch(graph, batchSize: batchSize))
+        let laneCount = training ? 1 : max(1, min(batchSize, laneCount ?? ComputeThreads.count))
+        lanes = laneCount == 1 ? [] : (0..<laneCount).map { _ in
+            Executor(model: model, batchSize: (batchSize + laneCount - 1) / laneCount, training: false,
+                     passSize: passSize, lanes: 1)
+        }
+        let passSize = training ? batchSize
+            : lanes.first?.passSize ?? min(batchSize, passSize ?? Self.microBatch(graph, batchSize: batchSize))
         self.passSize = passSize
-        let batchSize = passSize  // what the buffers are planned for
+        // What the buffers are planned for: nothing where the lanes run the passes.
+        let batchSize = lanes.isEmpty ? passSize : 0
         inputCount = graph.nodes.first { if case .input = $0.operation { true } else { false } }!.outputShape.count
-        gathered = FloatBuffer(count: passSize < self.batchSize ? self.batchSize * graph.nodes[graph.output].outputShape.count : 0)
+        gathered = FloatBuffer(count: passSize < self.batchSize || laneCount > 1
+                                   ? self.batchSize * graph.nodes[graph.output].outputShape.count : 0)
         let plan = ExecutionPlan(graph: graph, batchSize: batchSize, training: training, frozenGroups: frozenGroups)
         self.plan = plan
         buffers = plan.bufferSizes.map { FloatBuffer(count: $0, zeroed: false) }
@@ -87,7 +105,8 @@ public final class Executor {
             default: return nil
             }
         }
-        scratch = FloatBuffer(count: geometry.compactMap { $0.map(Conv2D.scratchCount) }.max() ?? 0, zeroed: false)
+        scratch = FloatBuffer(count: batchSize == 0 ? 0 : geometry.compactMap { $0.map(Conv2D.scratchCount) }.max() ?? 0,
+                              zeroed: false)
         batchStats = nodes.map { node in
             if case .batchNorm = node.operation, !plan.inferenceMode[node.id] { return FloatBuffer(count: 2 * node.outputShape.channels) }
             return nil
@@ -116,6 +135,7 @@ public final class Executor {
     @discardableResult
     public func forward(_ input: UnsafePointer<Float>, count n: Int, rng: inout SplitMix64) -> UnsafeMutablePointer<Float> {
         precondition(n >= 1 && n <= batchSize, "batch of \(n) does not fit an executor planned for \(batchSize)")
+        if !lanes.isEmpty { return forwardInLanes(input, count: n) }
         if n <= passSize { return pass(input, count: n, rng: &rng) }
         let outputCount = graph.nodes[graph.output].outputShape.count
         var s0 = 0
@@ -126,6 +146,25 @@ public final class Executor {
             s0 += k
         }
         return gathered.pointer
+    }
+
+    /// Inference with each lane on an equal share of the samples, one thread per lane. A single
+    /// sample goes through lane 0 with every thread.
+    private func forwardInLanes(_ input: UnsafePointer<Float>, count n: Int) -> UnsafeMutablePointer<Float> {
+        var rng = SplitMix64(seed: 0)  // inference draws nothing
+        let share = (n + lanes.count - 1) / lanes.count
+        if share == n { return lanes[0].forward(input, count: n, rng: &rng) }
+        let outputCount = graph.nodes[graph.output].outputShape.count
+        let out = gathered.pointer
+        DispatchQueue.concurrentPerform(iterations: (n + share - 1) / share) { i in
+            let s0 = i * share, k = min(share, n - s0)
+            var rng = SplitMix64(seed: 0)
+            ComputeThreads.serially {
+                let y = lanes[i].forward(input + s0 * inputCount, count: k, rng: &rng)
+                (out + s0 * outputCount).update(from: y, count: k * outputCount)
+            }
+        }
+        return out
     }
 
     /// One pass of the graph over n <= passSize samples.
@@ -148,10 +187,6 @@ public final class Executor {
         }
         return pointers[graph.output]!
     }
-
-    /// The output of node `id` from the last pass, valid until the next forward (in inference
-    /// by micro-batches, that of the batch's last samples only).
-    public func output(of id: Int) -> UnsafePointer<Float>? { pointers[id].map { UnsafePointer($0) } }
 
     private func forwardNode(_ node: Node, rng: inout SplitMix64) {
         let id = node.id, n = batch

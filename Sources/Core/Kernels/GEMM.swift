@@ -39,16 +39,3 @@ func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, al
         }
     }
 }
-
-/// Threads of the compute kernels: GEMM blocks and the parallel loops (OpenBLAS itself runs one).
-public enum ComputeThreads {
-    /// Defaults to the machine's cores; `finetune --threads` sets it.
-    nonisolated(unsafe) public private(set) static var count = ProcessInfo.processInfo.activeProcessorCount
-
-    public static func set(_ n: Int) {
-        count = max(1, n)
-    }
-
-    /// Done once, before the first GEMM.
-    static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
-}
