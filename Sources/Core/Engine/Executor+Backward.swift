@@ -4,6 +4,7 @@ extension Executor {
     /// - Parameter outputGradient: d loss / d output, (n, classes) for the batch of the last forward.
     public func backward(_ outputGradient: UnsafePointer<Float>) {
         precondition(training, "backward needs an executor planned for training")
+        if !lanes.isEmpty { return backwardInLanes(outputGradient) }
         let out = graph.output
         guard plan.needsGrad[out] else { return }
         for i in gradWritten.indices { gradWritten[i] = false }
@@ -47,7 +48,9 @@ extension Executor {
         let count = node.outputShape.count * n
         let s = model.slots(of: id)
         let trainable = plan.trainable[id]
-        func grad(_ k: Int) -> UnsafeMutablePointer<Float>? { trainable ? s[k].grad!.pointer : nil }
+        func grad(_ k: Int) -> UnsafeMutablePointer<Float>? {
+            trainable ? (laneGradients[id].isEmpty ? s[k].grad! : laneGradients[id][k]!).pointer : nil
+        }
 
         switch node.operation {
         case .conv2d:
@@ -78,10 +81,14 @@ extension Executor {
             let stats = batchStats[id]!.pointer
             // One call for the input and parameter gradients: with a fused activation it turns dy
             // into the gradient before the activation in place, which must happen once.
+            // Lanes exchange their sums, so lane 0 alone adds the parameter gradients.
+            let parameters = laneIndex == 0
             func run(_ dx: UnsafeMutablePointer<Float>?) {
                 BatchNorm.backward(x: x(), dy: dy, rows: rows, channels: c, gamma: s[0].value.pointer, beta: s[1].value.pointer,
                                    mean: stats, invStd: stats + c, activation: plan.epilogue[id], y: y,
-                                   dx: dx, dGamma: grad(0), dBeta: grad(1))
+                                   dx: dx, dGamma: parameters ? grad(0) : nil, dBeta: parameters ? grad(1) : nil,
+                                   batchRows: wholeBatch * node.outputShape.height * node.outputShape.width,
+                                   allRows: sumsOfWholeBatch)
             }
             var ran = false
             writeGradient(node, input: 0) { dx in run(dx); ran = true }

@@ -1,5 +1,3 @@
-import Dispatch
-
 /// Runs a model's graph forward and backward over NHWC Float32 batches.
 ///
 /// The executor owns every activation, gradient and scratch buffer, planned once for its
@@ -7,20 +5,28 @@ import Dispatch
 /// gradients; where everything upstream is frozen, nodes run in inference mode (BN running
 /// statistics, folded into the preceding convolution) and keep no activations for backward.
 ///
-/// Inference on several threads splits the batch's samples between them (`lanes`), and a
-/// network that does little arithmetic per activation value runs a few samples at a time
-/// (`microBatch`), so activations stay in cache between layers.
+/// Several threads split the batch's samples between them (`lanes`, see Executor+Lanes), and
+/// in inference a network that does little arithmetic per activation value runs a few samples
+/// at a time (`microBatch`), so activations stay in cache between layers.
 public final class Executor {
     public let model: Model
     public let batchSize: Int
     /// Samples one pass of the graph runs: the batch size, or an inference micro-batch.
     public let passSize: Int
-    /// Inference on several threads: one executor per thread, each running its share of the
-    /// batch's samples on that thread alone, so no layer waits for another thread and each GEMM
-    /// stays in one core's cache. Measured at batch 32 on two threads: ResNet18 48 -> 61 img/s,
-    /// MobileNetV2 152 -> 190 (two one-thread processes side by side). Empty where this executor
-    /// runs the passes itself (training, one thread, or a batch of one).
+    /// One executor per compute thread, each running its share of the batch's samples on that
+    /// thread alone; empty where this executor runs the passes itself (one thread, a batch of
+    /// one, or a lane).
     let lanes: [Executor]
+    /// The threads of `lanes`; in a lane, the threads it shares with the other lanes of its
+    /// training executor (batch norm's statistics are exchanged through them).
+    let laneThreads: LaneThreads?
+    /// In a lane: its index (lane 0 updates BN running statistics and gets BN parameter gradients).
+    let laneIndex: Int
+    /// In a lane of a training executor: samples of the whole batch of the current step.
+    var wholeBatch = 0
+    /// In a training lane other than 0, per node: its parameter gradients, added to the model's
+    /// after each backward (lane 0 writes the model's directly).
+    var laneGradients: [[FloatBuffer?]]
     public let training: Bool
     public let frozenGroups: Set<Int>
     let plan: ExecutionPlan
@@ -65,19 +71,29 @@ public final class Executor {
     ///   - training: plan training steps (batch statistics, gradients) or inference only.
     ///   - frozenGroups: indices into `model.graph.groups` that receive no gradients.
     ///   - passSize: overrides the inference micro-batch (tests).
-    ///   - lanes: overrides the number of inference lanes (tests; default one per compute thread).
-    public init(model: Model, batchSize: Int, training: Bool, frozenGroups: Set<Int> = [], passSize: Int? = nil,
-                lanes laneCount: Int? = nil) {
+    ///   - lanes: overrides the number of lanes (tests; default one per compute thread).
+    public convenience init(model: Model, batchSize: Int, training: Bool, frozenGroups: Set<Int> = [],
+                            passSize: Int? = nil, lanes: Int? = nil) {
+        self.init(model: model, batchSize: batchSize, training: training, frozenGroups: frozenGroups,
+                  passSize: passSize, lanes: lanes, lane: nil)
+    }
+
+    /// `lane`: the index and shared threads of a lane of another executor.
+    private init(model: Model, batchSize: Int, training: Bool, frozenGroups: Set<Int>, passSize: Int?,
+                 lanes laneCount: Int?, lane: (index: Int, threads: LaneThreads)?) {
         self.model = model
         self.batchSize = batchSize
         self.training = training
         self.frozenGroups = frozenGroups
         let graph = model.graph
         self.graph = graph
-        let laneCount = training ? 1 : max(1, min(batchSize, laneCount ?? ComputeThreads.count))
-        lanes = laneCount == 1 ? [] : (0..<laneCount).map { _ in
-            Executor(model: model, batchSize: (batchSize + laneCount - 1) / laneCount, training: false,
-                     passSize: passSize, lanes: 1)
+        let laneCount = lane != nil ? 1 : max(1, min(batchSize, laneCount ?? ComputeThreads.count))
+        let threads = laneCount > 1 ? LaneThreads(count: laneCount) : lane?.threads
+        laneThreads = threads
+        laneIndex = lane?.index ?? 0
+        lanes = laneCount == 1 ? [] : (0..<laneCount).map { i in
+            Executor(model: model, batchSize: (batchSize + laneCount - 1) / laneCount, training: training,
+                     frozenGroups: frozenGroups, passSize: passSize, lanes: 1, lane: (i, threads!))
         }
         let passSize = training ? batchSize
             : lanes.first?.passSize ?? min(batchSize, passSize ?? Self.microBatch(graph, batchSize: batchSize))
@@ -121,11 +137,17 @@ public final class Executor {
         }
         folded = Array(repeating: nil, count: nodes.count)
         pointers = Array(repeating: nil, count: nodes.count)
+        let laneIndex = self.laneIndex
+        laneGradients = nodes.map { node in
+            guard lane != nil, laneIndex > 0, plan.trainable[node.id] else { return [] }
+            return model.slots(of: node.id).map { $0.grad.map { FloatBuffer(count: $0.count) } }
+        }
     }
 
     /// Floats held by activation, gradient and scratch buffers.
     public var plannedFloats: Int {
-        buffers.reduce(0) { $0 + $1.count } + plan.gradBufferSizes.reduce(0, +) + accumulate.count + scratch.count + gathered.count
+        buffers.reduce(0) { $0 + $1.count } + plan.gradBufferSizes.reduce(0, +) + accumulate.count + scratch.count
+            + gathered.count + lanes.reduce(0) { $0 + $1.plannedFloats }
     }
 
     /// Runs the graph on `n` samples (n <= batchSize) of `input` (n, h, w, c) and returns the
@@ -135,7 +157,7 @@ public final class Executor {
     @discardableResult
     public func forward(_ input: UnsafePointer<Float>, count n: Int, rng: inout SplitMix64) -> UnsafeMutablePointer<Float> {
         precondition(n >= 1 && n <= batchSize, "batch of \(n) does not fit an executor planned for \(batchSize)")
-        if !lanes.isEmpty { return forwardInLanes(input, count: n) }
+        if !lanes.isEmpty { return forwardInLanes(input, count: n, rng: &rng) }
         if n <= passSize { return pass(input, count: n, rng: &rng) }
         let outputCount = graph.nodes[graph.output].outputShape.count
         var s0 = 0
@@ -148,28 +170,10 @@ public final class Executor {
         return gathered.pointer
     }
 
-    /// Inference with each lane on an equal share of the samples, one thread per lane. A single
-    /// sample goes through lane 0 with every thread.
-    private func forwardInLanes(_ input: UnsafePointer<Float>, count n: Int) -> UnsafeMutablePointer<Float> {
-        var rng = SplitMix64(seed: 0)  // inference draws nothing
-        let share = (n + lanes.count - 1) / lanes.count
-        if share == n { return lanes[0].forward(input, count: n, rng: &rng) }
-        let outputCount = graph.nodes[graph.output].outputShape.count
-        let out = gathered.pointer
-        DispatchQueue.concurrentPerform(iterations: (n + share - 1) / share) { i in
-            let s0 = i * share, k = min(share, n - s0)
-            var rng = SplitMix64(seed: 0)
-            ComputeThreads.serially {
-                let y = lanes[i].forward(input + s0 * inputCount, count: k, rng: &rng)
-                (out + s0 * outputCount).update(from: y, count: k * outputCount)
-            }
-        }
-        return out
-    }
-
     /// One pass of the graph over n <= passSize samples.
     private func pass(_ input: UnsafePointer<Float>, count n: Int, rng: inout SplitMix64) -> UnsafeMutablePointer<Float> {
         batch = n
+        if !isLane { wholeBatch = n }
         if foldedVersion != model.version { foldBatchNorm() }
         for node in graph.nodes {
             let id = node.id
@@ -212,11 +216,12 @@ public final class Executor {
                                            eps: eps, runningMean: s[2].value.pointer, runningVar: s[3].value.pointer, y: y)
             } else {
                 let stats = batchStats[id]!.pointer
+                let updatesRunning = laneIndex == 0
                 BatchNorm.forwardTraining(x: x(), rows: rows, channels: c, gamma: s[0].value.pointer, beta: s[1].value.pointer,
-                                          eps: eps, momentum: momentum, runningMean: s[2].value.pointer,
-                                          runningVar: s[3].value.pointer, mean: stats, invStd: stats + c,
-                                          activation: plan.epilogue[id], y: y)
-                s[4].value[0] += 1
+                                          eps: eps, momentum: momentum, runningMean: updatesRunning ? s[2].value.pointer : nil,
+                                          runningVar: updatesRunning ? s[3].value.pointer : nil, mean: stats, invStd: stats + c,
+                                          activation: plan.epilogue[id], y: y, allRows: momentsOfWholeBatch)
+                if updatesRunning { s[4].value[0] += 1 }
             }
         case (.activation(let a), _):
             ActivationKernel.forward(a, x: x(), y: y, count: count)

@@ -7,14 +7,32 @@
 ///     gamma, beta   (c)         weight and bias
 ///     mean, invStd  (c)         saved by the training forward for backward
 enum BatchNorm {
-    /// Training forward: normalises with batch statistics, saves them, updates running ones.
-    static func forwardTraining(x: UnsafePointer<Float>, rows: Int, channels c: Int,
-                                gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float, momentum: Float,
-                                runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
-                                mean: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>,
-                                activation: Activation? = nil, y: UnsafeMutablePointer<Float>) {
-        // One pass: sums of d = x - k and d², shifted by the first row k so that the variance
-        // E[d²] - E[d]² does not cancel when the mean is large next to the spread.
+    /// Per-channel count, mean and sum of squared deviations of some rows; `merged` combines
+    /// those of disjoint row sets (the samples of several lanes) exactly.
+    struct Moments {
+        var rows: Int
+        var mean: [Double]
+        var squares: [Double]
+
+        /// Over all rows of every part: m2 = sum of the parts' m2 + rows_i (mean_i - mean)².
+        static func merged(_ parts: [Moments]) -> Moments {
+            guard parts.count > 1 else { return parts[0] }
+            let rows = parts.reduce(0) { $0 + $1.rows }, c = parts[0].mean.count
+            var mean = [Double](repeating: 0, count: c), squares = mean
+            for p in parts { for i in 0..<c { mean[i] += p.mean[i] * Double(p.rows) / Double(rows) } }
+            for p in parts {
+                for i in 0..<c {
+                    let d = p.mean[i] - mean[i]
+                    squares[i] += p.squares[i] + Double(p.rows) * d * d
+                }
+            }
+            return Moments(rows: rows, mean: mean, squares: squares)
+        }
+    }
+
+    /// The moments of x's rows in one pass: sums of d = x - k and d², shifted by the first row k
+    /// so that sum d² - (sum d)² / rows does not cancel when the mean is large next to the spread.
+    static func moments(x: UnsafePointer<Float>, rows: Int, channels c: Int) -> Moments {
         let sums = columnSums(rows: rows, channels: 2 * c) { row, acc in
             let xr = x + row * c
             for i in 0..<c {
@@ -23,13 +41,31 @@ enum BatchNorm {
                 acc[c + i] += d * d
             }
         }
-        let inv = 1 / Double(rows), unbias = rows > 1 ? Float(rows) / Float(rows - 1) : 1
+        let inv = 1 / Double(rows)
+        return Moments(rows: rows, mean: (0..<c).map { Double(x[$0]) + sums[$0] * inv },
+                       squares: (0..<c).map { max(0, sums[c + $0] - sums[$0] * sums[$0] * inv) })
+    }
+
+    /// Training forward: normalises with batch statistics, saves them, updates running ones.
+    /// - Parameters:
+    ///   - allRows: turns the moments of these rows into those of the whole batch, where the
+    ///     batch is split between lanes (identity otherwise).
+    ///   - runningMean, runningVar: updated when given (by one lane of a split batch).
+    static func forwardTraining(x: UnsafePointer<Float>, rows: Int, channels c: Int,
+                                gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float, momentum: Float,
+                                runningMean: UnsafeMutablePointer<Float>?, runningVar: UnsafeMutablePointer<Float>?,
+                                mean: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>,
+                                activation: Activation? = nil, y: UnsafeMutablePointer<Float>,
+                                allRows: (Moments) -> Moments = { $0 }) {
+        let m = allRows(moments(x: x, rows: rows, channels: c))
+        let unbias = m.rows > 1 ? Float(m.rows) / Float(m.rows - 1) : 1
         for i in 0..<c {
-            let shifted = sums[i] * inv
-            mean[i] = Float(Double(x[i]) + shifted)
-            let variance = Float(max(0, sums[c + i] * inv - shifted * shifted))
-            runningMean[i] = (1 - momentum) * runningMean[i] + momentum * mean[i]
-            runningVar[i] = (1 - momentum) * runningVar[i] + momentum * variance * unbias
+            mean[i] = Float(m.mean[i])
+            let variance = Float(m.squares[i] / Double(m.rows))
+            if let runningMean, let runningVar {
+                runningMean[i] = (1 - momentum) * runningMean[i] + momentum * mean[i]
+                runningVar[i] = (1 - momentum) * runningVar[i] + momentum * variance * unbias
+            }
             invStd[i] = 1 / (variance + eps).squareRoot()
         }
         normalize(x: x, rows: rows, channels: c, mean: mean, invStd: invStd, gamma: gamma, beta: beta,
@@ -67,13 +103,16 @@ enum BatchNorm {
     /// With `activation` (which the forward applied to its output y), dy is the gradient of the
     /// activation's output; it is turned in place into the gradient of the normalised values,
     /// from y for ReLU-like activations or from the normalised values recomputed from x for SiLU.
-    /// Call it once per step, for dx and the parameters together.
+    /// Call it once per step, for dx and the parameters together. Where the batch is split
+    /// between lanes, `allRows` turns the sums of dy and dy·xhat over these rows into those over
+    /// the whole batch, of `batchRows` rows.
     static func backward(x: UnsafePointer<Float>, dy: UnsafeMutablePointer<Float>, rows: Int, channels c: Int,
                          gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                          mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
                          activation: Activation? = nil, y: UnsafePointer<Float>? = nil,
                          dx: UnsafeMutablePointer<Float>?, dGamma: UnsafeMutablePointer<Float>?,
-                         dBeta: UnsafeMutablePointer<Float>?) {
+                         dBeta: UnsafeMutablePointer<Float>?, batchRows: Int? = nil,
+                         allRows: ([Double]) -> [Double] = { $0 }) {
         let scale = (0..<c).map { gamma[$0] * invStd[$0] }
         // sums[0..<c] = sum dy; sums[c..<2c] = sum dy * xhat
         let sums = scale.withUnsafeBufferPointer { scale in
@@ -90,12 +129,13 @@ enum BatchNorm {
                 }
             }
         }
-        let sumDy = sums[0..<c].map { Float($0) }, sumDyXhat = sums[c...].map { Float($0) }
+        let total = allRows(sums)
+        let sumDy = total[0..<c].map { Float($0) }, sumDyXhat = total[c...].map { Float($0) }
         if let dBeta { for i in 0..<c { dBeta[i] += sumDy[i] } }
         if let dGamma { for i in 0..<c { dGamma[i] += sumDyXhat[i] } }
         guard let dx else { return }
         // dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat)), as (x - mean) * a + dy * b + k per channel.
-        let inv = 1 / Float(rows)
+        let inv = 1 / Float(batchRows ?? rows)
         var a = [Float](repeating: 0, count: c), b = a, k = a
         for i in 0..<c {
             let g = gamma[i] * invStd[i], m = sumDyXhat[i] * inv * invStd[i]
