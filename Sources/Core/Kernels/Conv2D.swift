@@ -126,12 +126,20 @@ enum Conv2D {
                 let xs = x + (s0 + s) * g.h * g.w * g.c + group * cg
                 for ox in 0..<g.ow {
                     var dst = cols + (r * g.ow + ox) * k
+                    let ix0 = ox * g.sw - g.pl
+                    // Inside the image and undilated, a kernel row's window is one run of kw*cg floats.
+                    let wholeRows = g.dw == 1 && cg == g.c && ix0 >= 0 && ix0 + g.kw <= g.w
                     for ky in 0..<g.kh {
                         let iy = oy * g.sh - g.pt + ky * g.dh
+                        if wholeRows, iy >= 0, iy < g.h {
+                            copyFloats(xs + (iy * g.w + ix0) * g.c, to: dst, count: g.kw * cg)
+                            dst += g.kw * cg
+                            continue
+                        }
                         for kx in 0..<g.kw {
                             let ix = ox * g.sw - g.pl + kx * g.dw
                             if iy >= 0, iy < g.h, ix >= 0, ix < g.w {
-                                dst.update(from: xs + (iy * g.w + ix) * g.c, count: cg)
+                                copyFloats(xs + (iy * g.w + ix) * g.c, to: dst, count: cg)
                             } else {
                                 dst.update(repeating: 0, count: cg)
                             }
@@ -169,6 +177,17 @@ enum Conv2D {
                 }
             }
         }
+    }
+}
+
+/// A short copy as a loop: im2col's runs are a few floats (3 channels of an RGB input), where a
+/// call to memmove per run costs more than the copy.
+@inline(__always)
+func copyFloats(_ from: UnsafePointer<Float>, to: UnsafeMutablePointer<Float>, count: Int) {
+    if count >= 64 {
+        to.update(from: from, count: count)
+    } else {
+        for i in 0..<count { to[i] = from[i] }
     }
 }
 
