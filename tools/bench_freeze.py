@@ -147,12 +147,12 @@ def make_weights(root, backbone):
     return path
 
 
-def torch_recipe(root, weights, backbone, size, epochs):
+def torch_recipe(root, weights, backbone, size, epochs, seed):
     """The PyTorch freeze-stage recipe; returns (seconds, per-epoch validation accuracies)."""
     start = time.perf_counter()
     constructor, native, eval_native, head_path = BACKBONES[backbone]
     eval_resize = round(size * eval_native / native)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = getattr(torchvision.models, constructor)(weights=None)
     model.load_state_dict(torch.load(weights, map_location="cpu"))
     for p in model.parameters():
@@ -193,12 +193,12 @@ def torch_recipe(root, weights, backbone, size, epochs):
     return time.perf_counter() - start, accuracies
 
 
-def ours(finetune, root, weights, backbone, size, epochs, views, output):
+def ours(finetune, root, weights, backbone, size, epochs, views, output, seed):
     """finetune train, timed as a whole command; returns (seconds, per-epoch validation accuracies)."""
     shutil.rmtree(output, ignore_errors=True)
     command = [finetune, "train", "--backbone", backbone, "--data", root, "--weights", weights,
                "--strategy", "freeze", "--epochs", str(epochs), "--batch-size", "32", "--threads", "2",
-               "--weight-decay", "0", "--input-size", str(size), "--cache-features", str(views), "--output", output]
+               "--weight-decay", "0", "--input-size", str(size), "--cache-features", str(views), "--seed", str(seed), "--output", output]
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
@@ -214,7 +214,9 @@ def main():
     p.add_argument("--size", type=int, help="training crop (default: the backbone's native size)")
     p.add_argument("--views", type=int, default=2, help="--cache-features N for finetune")
     p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--repeat", type=int, default=1, help="run the comparison this many times")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run the comparison this many times, run r with seed r-1 on both sides (head "
+                        "initialisation, shuffling, augmentation), and print the means")
     p.add_argument("--data", help="dataset folder, reused when complete (default: a temporary one)")
     a = p.parse_args()
     size = a.size or BACKBONES[a.backbone][1]
@@ -229,13 +231,18 @@ def main():
           f"{a.epochs} epochs, batch 32, 2 threads; finetune --cache-features {a.views}", flush=True)
     header = f"{'run':>3} {'backbone':16} {'size':>4} {'finetune s':>10} {'pytorch s':>10} {'speed-up':>8}   " \
              f"{'finetune acc last/best':>22} {'pytorch acc last/best':>22}"
-    rows = []
+    rows, results = [], []
     for run in range(1, a.repeat + 1):
-        ours_s, ours_acc = ours(a.finetune, root, weights, a.backbone, size, a.epochs, a.views, output)
-        torch_s, torch_acc = torch_recipe(root, weights, a.backbone, size, a.epochs)
+        ours_s, ours_acc = ours(a.finetune, root, weights, a.backbone, size, a.epochs, a.views, output, run - 1)
+        torch_s, torch_acc = torch_recipe(root, weights, a.backbone, size, a.epochs, run - 1)
+        results.append((ours_s, torch_s, ours_acc[-1], max(ours_acc), torch_acc[-1], max(torch_acc)))
         rows.append(f"{run:>3} {a.backbone:16} {size:>4} {ours_s:>10.1f} {torch_s:>10.1f} {torch_s / ours_s:>7.2f}x   "
                     f"{ours_acc[-1]:>11.4f} / {max(ours_acc):.4f} {torch_acc[-1]:>11.4f} / {max(torch_acc):.4f}")
         print(header if run == 1 else "", rows[-1], sep="\n" if run == 1 else "", flush=True)
+    if a.repeat > 1:
+        m = [sum(r[i] for r in results) / len(results) for i in range(6)]
+        print(f"{'mean':>3} {a.backbone:16} {size:>4} {m[0]:>10.1f} {m[1]:>10.1f} {m[1] / m[0]:>7.2f}x   "
+              f"{m[2]:>11.4f} / {m[3]:.4f} {m[4]:>11.4f} / {m[5]:.4f}", flush=True)
     shutil.rmtree(output, ignore_errors=True)
     if not a.data:
         shutil.rmtree(root, ignore_errors=True)
