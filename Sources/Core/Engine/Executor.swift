@@ -54,15 +54,16 @@ public final class Executor {
 
     /// Inference micro-batch: where the forward pass does fewer than 400 FLOPs per activation
     /// value it writes (MobileNetV2 and EfficientNet-B3; ResNet18 does over 1,000), samples go
-    /// through in groups whose largest activation fits 16 MB, in cache from one layer to the
+    /// through in groups whose largest activation fits 8 MB, in cache from one layer to the
     /// next (passes run on one thread: see `lanes`). Measured at batch 32 on one thread:
-    /// MobileNetV2 72 -> 97 img/s (3 at a time), EfficientNet-B3 11.6 -> 12.8 (1). ResNet18 runs
-    /// fastest on whole batches (larger GEMMs).
+    /// MobileNetV2 72 -> 97 img/s, EfficientNet-B3 11.6 -> 12.8; one sample at a time, as
+    /// both lanes of two threads share the L3 cache (16 MB groups, 3 MobileNetV2 samples:
+    /// 190 img/s on two threads, 8 MB: 195). ResNet18 runs fastest on whole batches (larger GEMMs).
     static func microBatch(_ graph: Graph, batchSize: Int) -> Int {
         let values = graph.nodes.reduce(0) { $0 + $1.outputShape.count }
         guard values > 0, graph.forwardFLOPsPerSample < 400 * values else { return batchSize }
         let largest = graph.nodes.map(\.outputShape.count).max()!
-        return max(1, min(batchSize, (1 << 22) / largest))
+        return max(1, min(batchSize, (1 << 21) / largest))
     }
 
     /// - Parameters:
