@@ -41,11 +41,11 @@ extension Executor {
             lanes[i].backward(outputGradient + i * share * outputCount)
         }
         // The other lanes' parameter gradients into the model's, leaving theirs zero.
-        let sums = graph.nodes.flatMap { node in
-            model.slots(of: node.id).enumerated().compactMap { k, slot in
-                slot.grad.flatMap { total in
-                    lanes[1].laneGradients[node.id].isEmpty ? nil : (total, lanes[1..<active].map { $0.laneGradients[node.id][k]! })
-                }
+        var sums: [(total: FloatBuffer, parts: [FloatBuffer])] = []
+        for node in graph.nodes where !lanes[1].laneGradients[node.id].isEmpty {
+            for (k, slot) in model.slots(of: node.id).enumerated() {
+                guard let total = slot.grad else { continue }
+                sums.append((total, lanes[1..<active].map { $0.laneGradients[node.id][k]! }))
             }
         }
         parallelFor(sums.count) { range in
