@@ -59,6 +59,8 @@ struct Train: ParsableCommand {
     @Option(help: "Image decoding threads.") var workers = 2
     @Option(help: ArgumentHelp("In stages whose whole backbone is frozen, compute its features once per image and train the head on them, with N augmented views of each training image (only those N views are seen). Ignored, with a notice, in stages where the backbone trains.", valueName: "N"))
     var cacheFeatures: Int?
+    @Flag(inversion: .prefixedNo, help: "With --cache-features, train the head on features standardized to mean 0 and variance 1 (per feature, over the first view), folded back into its weights: steadier than raw features, where the uncached recipe's batch norms normalise each batch.")
+    var standardizeFeatures = true
     @Flag(inversion: .prefixedNo, help: "Random horizontal flips.") var hflip = true
     @Flag(help: "Random vertical flips.") var vflip = false
     @Option(help: "Random rotation up to this many degrees.") var rotation: Double = 0
@@ -97,6 +99,7 @@ struct Train: ParsableCommand {
         o.schedule = schedule; o.warmupSteps = warmup; o.head = head; o.dropout = dropout
         o.labelSmoothing = labelSmoothing; o.batchSize = batchSize; o.inputSize = inputSize; o.valSplit = valSplit
         o.patience = patience; o.seed = seed; o.threads = threads; o.workers = workers; o.cacheFeatures = cacheFeatures
+        o.standardizeCachedFeatures = standardizeFeatures
         o.horizontalFlip = hflip; o.verticalFlip = vflip; o.rotation = rotation; o.shear = shear; o.colorJitter = colorJitter
         return o
     }

@@ -59,14 +59,16 @@ final class TrainingFeatureCacheTests: XCTestCase {
         }
     }
 
-    /// With one view and one epoch (flips off), and with as many views as epochs, the head sees
-    /// exactly the images uncached training sees: same weights (1e-5 of each tensor's largest
-    /// value; the features come from differently composed batches) and the same validation.
+    /// Without standardization, with one view and one epoch (flips off), and with as many views
+    /// as epochs, the head sees exactly the images uncached training sees: same weights (1e-5 of
+    /// each tensor's largest value; the features come from differently composed batches) and the
+    /// same validation.
     func testCachedFreezeTrainsTheSameHeadAsUncached() throws {
         for (epochs, views, flips) in [(1, 1, false), (2, 2, true)] {
             var plain = options(epochs: epochs), cached = options(epochs: epochs, cache: views)
             plain.horizontalFlip = flips
             cached.horizontalFlip = flips
+            cached.standardizeCachedFeatures = false
             _ = try trainer(plain).run()
             _ = try trainer(cached).run()
             let x = try lastTensors(plain), y = try lastTensors(cached)
@@ -79,6 +81,55 @@ final class TrainingFeatureCacheTests: XCTestCase {
             XCTAssertEqual(a.map(\.step), b.map(\.step))
             for (p, q) in zip(a, b) { XCTAssertEqual(p.loss, q.loss, accuracy: 1e-5) }
         }
+    }
+
+    /// With standardized features (the default) the head trains differently, and the head the
+    /// classifier files hold — folded back onto raw features — gives, run whole on the
+    /// validation images, the loss and accuracy the cached evaluation of each epoch gave.
+    func testStandardizedHeadFoldsBackOntoRawFeatures() throws {
+        var plain = options(epochs: 2, cache: 2)
+        plain.standardizeCachedFeatures = false
+        let standardized = options(epochs: 2, cache: 2)
+        _ = try trainer(plain).run()
+        let t = try trainer(standardized)
+        _ = try t.run()
+        let head = try lastTensors(standardized).first { $0.name == "head.weight" }!.values
+        XCTAssertNotEqual(head, try lastTensors(plain).first { $0.name == "head.weight" }!.values)
+        let records = Trainer.readRecords(URL(fileURLWithPath: standardized.output)).filter { $0.kind == .epoch }
+        let file = URL(fileURLWithPath: standardized.output + "/last.safetensors")
+        try t.model.load(try ModelFile(contentsOf: file).graphAndWeights(backbone: t.backbone, file: file.path).weights)
+        let whole = Evaluation.run(Executor(model: t.model, batchSize: 8, training: false), loader: t.validation, classes: t.classes)
+        XCTAssertEqual(whole.loss, records.last!.val_loss!, accuracy: 1e-4)
+        XCTAssertEqual(whole.accuracy, records.last!.val_accuracy!)
+    }
+
+    /// The map standardizes its table to mean 0 and variance 1 per feature, and `unfold` then
+    /// `fold` give back the layer (a dead feature keeps its weights).
+    func testStandardizationStatisticsAndFoldRoundTrip() {
+        let table = FeatureTable(labels: [0, 1, 0, 1], width: 3)
+        let rows: [[Float]] = [[1, 5, 2], [3, 7, 2], [5, 9, 2], [7, 11, 2]]
+        for (i, row) in rows.enumerated() { row.withUnsafeBufferPointer { table.set(i, from: $0.baseAddress!) } }
+        let s = FeatureStandardization(of: table)
+        XCTAssertEqual(s.mean, [4, 8, 2])
+        s.apply(to: table)
+        let z = Array(UnsafeBufferPointer(start: table.values.pointer, count: 12))
+        for c in 0..<2 {
+            let column = (0..<4).map { z[$0 * 3 + c] }
+            XCTAssertEqual(column.reduce(0, +), 0, accuracy: 1e-5)
+            XCTAssertEqual(column.map { $0 * $0 }.reduce(0, +) / 4, 1, accuracy: 1e-4)
+        }
+        XCTAssertEqual((0..<4).map { z[$0 * 3 + 2] }, [0, 0, 0, 0])
+        var weight: [Float] = [0.5, -1, 0.25, 2, 0.75, -0.5], bias: [Float] = [0.1, -0.2]
+        let (w0, b0) = (weight, bias)
+        s.unfold(weight: &weight, bias: &bias, outputs: 2)
+        // The layer over z gives, on row 0's z, what the original gives on row 0's x.
+        for o in 0..<2 {
+            let onZ = (0..<3).reduce(bias[o]) { $0 + weight[o * 3 + $1] * z[$1] }
+            let onX = (0..<3).reduce(b0[o]) { $0 + w0[o * 3 + $1] * rows[0][$1] }
+            XCTAssertEqual(onZ, onX, accuracy: 1e-5)
+        }
+        s.fold(weight: &weight, bias: &bias, outputs: 2)
+        for (a, b) in zip(weight + bias, w0 + b0) { XCTAssertEqual(a, b, accuracy: 1e-6) }
     }
 
     /// Views are the loader's augmentation of different epochs; they repeat after N epochs.

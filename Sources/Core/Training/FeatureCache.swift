@@ -8,8 +8,15 @@ import Foundation
 /// view (e - 1) mod `views`, in that epoch's shuffled batches: up to epoch `views` that is
 /// exactly what uncached training sees; after it, views repeat. Each view is computed the first
 /// time an epoch needs it, so a run stopped early (patience, Ctrl-C) computes no more than it used.
+///
+/// With `standardizes`, every table holds standardized features (`FeatureStandardization`),
+/// their statistics taken from view 0, which is therefore computed first — in a run resumed
+/// past epoch 1 too, so that it standardizes as the uninterrupted run did.
 final class FeatureCache {
     let views: Int
+    /// The map applied to every table, once view 0 is computed; nil without `standardizes`.
+    private(set) var standardization: FeatureStandardization?
+    private let standardizes: Bool
     let extractor: FeatureExtractor
     /// The training images in dataset order, transformed as the training loader does.
     private let trainImages: DataLoader
@@ -24,9 +31,11 @@ final class FeatureCache {
     ///   - model: the whole classifier; its backbone weights are copied now.
     ///   - train: the training loader (its dataset, transform, seed and workers are used, unshuffled).
     ///   - validation: the validation loader.
-    init(model: Model, views: Int, train: DataLoader, validation: DataLoader) throws {
+    ///   - standardizes: standardize the features (see `FeatureStandardization`).
+    init(model: Model, views: Int, train: DataLoader, validation: DataLoader, standardizes: Bool = true) throws {
         precondition(views >= 1, "a feature cache needs at least one view")
         self.views = views
+        self.standardizes = standardizes
         extractor = try FeatureExtractor(classifier: model, batchSize: train.options.batchSize)
         var options = train.options
         options.shuffle = false
@@ -49,15 +58,26 @@ final class FeatureCache {
                                          shouldStop: shouldStop)
             if validation == nil { return false }
         }
-        let v = view(epoch: epoch)
-        if tables[v] == nil {
-            let total = trainImages.dataset.count, start = Date()
-            tables[v] = extractor.table(of: trainImages, epoch: v + 1,
-                                        progress: { progress("training images, view \(v + 1) of \(views)", $0, total,
-                                                             Date().timeIntervalSince(start)) },
-                                        shouldStop: shouldStop)
-            if tables[v] == nil { return false }
+        if standardizes, standardization == nil {
+            guard prepareView(0, progress: progress, shouldStop: shouldStop) else { return false }
+            let s = FeatureStandardization(of: tables[0]!)
+            s.apply(to: tables[0]!)
+            s.apply(to: validation!)
+            standardization = s
         }
+        return prepareView(view(epoch: epoch), progress: progress, shouldStop: shouldStop)
+    }
+
+    /// Computes training view `v` unless it is here (standardized when the map is known).
+    private func prepareView(_ v: Int, progress: Progress, shouldStop: () -> Bool) -> Bool {
+        guard tables[v] == nil else { return true }
+        let total = trainImages.dataset.count, start = Date()
+        guard let table = extractor.table(of: trainImages, epoch: v + 1,
+                                          progress: { progress("training images, view \(v + 1) of \(views)", $0, total,
+                                                               Date().timeIntervalSince(start)) },
+                                          shouldStop: shouldStop) else { return false }
+        standardization?.apply(to: table)
+        tables[v] = table
         return true
     }
 

@@ -4,7 +4,8 @@ import Foundation
 /// features are computed once per image and view (`FeatureCache`) and only the head runs in the
 /// training steps and validations. The head trains in its own small model (`Graph.headOnly()`),
 /// whose weights go back into the classifier before every checkpoint, so the files written are
-/// the same as without the cache.
+/// the same as without the cache. With standardized features (the default) the head model's
+/// first linear layer works on them, and is folded back to raw features in the classifier.
 extension Trainer {
     /// The head-only model and its executors for a cached stage.
     final class CachedHead {
@@ -15,6 +16,10 @@ extension Trainer {
         let executor: Executor
         /// Validation on feature batches.
         let evaluator: Executor
+        /// The head's layer on the features: its weight and bias names and its outputs.
+        private let firstLayer: (weight: String, bias: String, outputs: Int)
+        /// The cache's standardization once `model`'s first layer works on standardized features.
+        private var standardization: FeatureStandardization?
 
         init(classifier: Model, cache: FeatureCache, batchSize: Int) throws {
             self.cache = cache
@@ -22,13 +27,38 @@ extension Trainer {
             model.copyValues(from: classifier)
             executor = Executor(model: model, batchSize: batchSize, training: true)
             evaluator = Executor(model: model, batchSize: batchSize, training: false)
+            guard let first = model.graph.nodes.first(where: { $0.inputs == [0] }), case .linear(let outputs, true) = first.operation
+            else { throw GraphError.badInput(layer: "head", reason: "does not start with a linear layer with a bias") }
+            firstLayer = (first.tensors[0].name, first.tensors[1].name, outputs)
+        }
+
+        /// Moves the head to standardized features once the cache has standardized them
+        /// (after `FeatureCache.prepare`); does nothing after the first time or without it.
+        func adoptStandardization() {
+            guard standardization == nil, let s = cache.standardization else { return }
+            standardization = s
+            s.unfold(weight: model.slot(named: firstLayer.weight)!.value.pointer,
+                     bias: model.slot(named: firstLayer.bias)!.value.pointer, outputs: firstLayer.outputs)
+            model.markChanged()
         }
 
         /// Copies the head's weights into the classifier (before it is saved or evaluated whole).
-        func store(into classifier: Model) { classifier.copyValues(from: model) }
+        func store(into classifier: Model) {
+            classifier.copyValues(from: model)
+            guard let standardization else { return }
+            standardization.fold(weight: classifier.slot(named: firstLayer.weight)!.value.pointer,
+                                 bias: classifier.slot(named: firstLayer.bias)!.value.pointer, outputs: firstLayer.outputs)
+            classifier.markChanged()
+        }
 
         /// Copies the classifier's head weights into the head (after loading a checkpoint).
-        func load(from classifier: Model) { model.copyValues(from: classifier) }
+        func load(from classifier: Model) {
+            model.copyValues(from: classifier)
+            guard let standardization else { return }
+            standardization.unfold(weight: model.slot(named: firstLayer.weight)!.value.pointer,
+                                   bias: model.slot(named: firstLayer.bias)!.value.pointer, outputs: firstLayer.outputs)
+            model.markChanged()
+        }
 
         /// Loss, accuracy and confusion of the head on the cached validation features; nil
         /// before they are computed (`prepareFeatures`).
@@ -54,8 +84,10 @@ extension Trainer {
                           + "so every step runs the whole network"))
             return nil
         }
-        let cache = try FeatureCache(model: model, views: views, train: train, validation: validation)
-        onEvent(.info("stage \(stage.name) trains the head on cached backbone features (\(cache.extractor.width) per image): "
+        let cache = try FeatureCache(model: model, views: views, train: train, validation: validation,
+                                     standardizes: options.standardizeCachedFeatures)
+        onEvent(.info("stage \(stage.name) trains the head on cached backbone features (\(cache.extractor.width) per image"
+                      + (options.standardizeCachedFeatures ? ", standardized" : "") + "): "
                       + "\(views) augmented view\(views == 1 ? "" : "s") of each training image, one of each validation image"))
         return try CachedHead(classifier: model, cache: cache, batchSize: options.batchSize)
     }
@@ -63,10 +95,12 @@ extension Trainer {
     /// Computes the features `epoch` needs unless they are cached, reporting progress.
     /// - Returns: false when the run was asked to stop meanwhile.
     func prepareFeatures(_ cached: CachedHead, epoch: Int) -> Bool {
-        cached.cache.prepare(epoch: epoch, progress: { what, done, total, seconds in
+        let prepared = cached.cache.prepare(epoch: epoch, progress: { what, done, total, seconds in
             let rate = Double(done) / max(seconds, 1e-9)
             onEvent(.caching(what: what, done: done, total: total, imagesPerSecond: rate,
                              eta: Double(total - done) / max(rate, 1e-9)))
         }, shouldStop: shouldStop)
+        if prepared { cached.adoptStandardization() }
+        return prepared
     }
 }

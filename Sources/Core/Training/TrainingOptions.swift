@@ -63,6 +63,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// computed once per image, with this many augmented views of each training image (see
     /// `FeatureCache`); nil: run the whole network every step.
     public var cacheFeatures: Int?
+    /// With `cacheFeatures`, train the head on standardized features, folded back into its
+    /// weights (see `FeatureStandardization`); false trains it on the features as they are,
+    /// exactly as uncached training does.
+    public var standardizeCachedFeatures = true
     /// Log a step record every this many steps.
     public var logEvery = 10
 
