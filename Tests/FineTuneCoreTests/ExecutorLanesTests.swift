@@ -17,7 +17,8 @@ final class ExecutorLanesTests: XCTestCase {
             x.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: e.forward($0.baseAddress!, count: k, rng: &rng), count: k * 3)) }
         }
         let expected = run(Executor(model: model, batchSize: n, training: false, passSize: n, lanes: 1), n)
-        // Samples split 3 + 2, each lane two samples per pass; smaller batches than planned
+        // Samples split 3 + 2, each lane two samples per pass up to the features and then its
+        // samples through the head at once; smaller batches than planned
         // (a single sample runs in lane 0 with every thread).
         let laned = Executor(model: model, batchSize: n, training: false, passSize: 2, lanes: 2)
         XCTAssertEqual(laned.lanes.count, 2)
