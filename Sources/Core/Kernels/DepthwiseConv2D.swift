@@ -8,9 +8,8 @@
 enum DepthwiseConv2D {
     /// - Parameter activation: applied to each output row once it is complete (inference epilogue).
     ///
-    /// Per output row and 16 channels at a time: four neighbouring output pixels whose windows lie
-    /// inside the row share each weight load (the interior, most of the row); the others, and
-    /// channels past the last multiple of 16, go one pixel at a time.
+    /// Per output row, 16 channels at a time, then 8 and 4 for the rest (EfficientNet-B3's first
+    /// blocks have 40 and 24 channels), the last one to three one by one.
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, activation: Activation? = nil, y: UnsafeMutablePointer<Float>) {
         let c = g.c
@@ -18,6 +17,7 @@ enum DepthwiseConv2D {
         let firstInterior = min(g.ow, (g.pl + g.sw - 1) / g.sw)
         let lastReach = (g.kw - 1) * g.dw - g.pl  // ix of the last tap, minus ox * sw
         let endInterior = max(firstInterior, min(g.ow, g.w - lastReach > 0 ? (g.w - 1 - lastReach) / g.sw + 1 : 0))
+        let interior = firstInterior..<endInterior
         parallelFor(g.n * g.oh, minimumPerThread: 2) { rows in
             for r in rows {
                 let s = r / g.oh, oy = r % g.oh
@@ -25,38 +25,16 @@ enum DepthwiseConv2D {
                 let outRow = y + r * g.ow * c
                 var c0 = 0
                 while c0 + 16 <= c {
-                    let b = bias.map { load16($0 + c0) } ?? SIMD16<Float>()
-                    func onePixel(_ ox: Int) {
-                        var acc = b
-                        g.forEachTap(oy, ox) { iy, ix, k in
-                            acc += load16(xs + (iy * g.w + ix) * c + c0) * load16(weight + k * c + c0)
-                        }
-                        store16(acc, outRow + ox * c + c0)
-                    }
-                    var ox = 0
-                    while ox < firstInterior { onePixel(ox); ox += 1 }
-                    while ox + 4 <= endInterior {
-                        var a0 = b, a1 = b, a2 = b, a3 = b
-                        let step = g.sw * c
-                        for ky in 0..<g.kh {
-                            let iy = oy * g.sh - g.pt + ky * g.dh
-                            if iy < 0 || iy >= g.h { continue }
-                            let row = xs + (iy * g.w + ox * g.sw - g.pl) * c + c0
-                            for kx in 0..<g.kw {
-                                let wv = load16(weight + (ky * g.kw + kx) * c + c0)
-                                let p = row + kx * g.dw * c
-                                a0 += load16(p) * wv
-                                a1 += load16(p + step) * wv
-                                a2 += load16(p + 2 * step) * wv
-                                a3 += load16(p + 3 * step) * wv
-                            }
-                        }
-                        let out = outRow + ox * c + c0
-                        store16(a0, out); store16(a1, out + c); store16(a2, out + 2 * c); store16(a3, out + 3 * c)
-                        ox += 4
-                    }
-                    while ox < g.ow { onePixel(ox); ox += 1 }
+                    forwardRow(SIMD16<Float>.self, g, oy: oy, c0: c0, interior: interior, xs: xs, weight: weight, bias: bias, outRow: outRow)
                     c0 += 16
+                }
+                if c0 + 8 <= c {
+                    forwardRow(SIMD8<Float>.self, g, oy: oy, c0: c0, interior: interior, xs: xs, weight: weight, bias: bias, outRow: outRow)
+                    c0 += 8
+                }
+                if c0 + 4 <= c {
+                    forwardRow(SIMD4<Float>.self, g, oy: oy, c0: c0, interior: interior, xs: xs, weight: weight, bias: bias, outRow: outRow)
+                    c0 += 4
                 }
                 if c0 < c {
                     for ox in 0..<g.ow {
@@ -73,6 +51,50 @@ enum DepthwiseConv2D {
         }
     }
 
+    /// Channels c0..<c0 + V.scalarCount of output row `oy`: four neighbouring output pixels whose
+    /// windows lie inside the row (`interior`, most of the row) share each weight load; the
+    /// others go one pixel at a time.
+    @inline(__always)
+    private static func forwardRow<V: SIMD>(_: V.Type, _ g: ConvGeometry, oy: Int, c0: Int, interior: Range<Int>,
+                                            xs: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                            bias: UnsafePointer<Float>?, outRow: UnsafeMutablePointer<Float>)
+    where V.Scalar == Float {
+        let c = g.c
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+        let b = bias.map { load($0 + c0) } ?? V()
+        func onePixel(_ ox: Int) {
+            var acc = b
+            g.forEachTap(oy, ox) { iy, ix, k in
+                acc += load(xs + (iy * g.w + ix) * c + c0) * load(weight + k * c + c0)
+            }
+            store(acc, outRow + ox * c + c0)
+        }
+        var ox = 0
+        while ox < interior.lowerBound { onePixel(ox); ox += 1 }
+        while ox + 4 <= interior.upperBound {
+            var a0 = b, a1 = b, a2 = b, a3 = b
+            let step = g.sw * c
+            for ky in 0..<g.kh {
+                let iy = oy * g.sh - g.pt + ky * g.dh
+                if iy < 0 || iy >= g.h { continue }
+                let row = xs + (iy * g.w + ox * g.sw - g.pl) * c + c0
+                for kx in 0..<g.kw {
+                    let wv = load(weight + (ky * g.kw + kx) * c + c0)
+                    let p = row + kx * g.dw * c
+                    a0 += load(p) * wv
+                    a1 += load(p + step) * wv
+                    a2 += load(p + 2 * step) * wv
+                    a3 += load(p + 3 * step) * wv
+                }
+            }
+            let out = outRow + ox * c + c0
+            store(a0, out); store(a1, out + c); store(a2, out + 2 * c); store(a3, out + 3 * c)
+            ox += 4
+        }
+        while ox < g.ow { onePixel(ox); ox += 1 }
+    }
+
     /// Accumulates dW and dBias when given; writes dX when given (overwriting it).
     static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                          dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
@@ -81,7 +103,7 @@ enum DepthwiseConv2D {
         if let dBias { sumRows(dy, rows: g.n * g.oh * g.ow, channels: c, into: dBias) }
         if let dx {
             // Gathered per input pixel: the sum over the outputs whose windows contain it, each
-            // dx value written once, 16 channels at a time in registers.
+            // dx value written once, 16 channels at a time in registers (then 8 and 4).
             parallelFor(g.n * g.h, minimumPerThread: 2) { rows in
                 withUnsafeTemporaryAllocation(of: (dy: Int, w: Int).self, capacity: g.kh * g.kw) { taps in
                     for r in rows {
@@ -99,13 +121,18 @@ enum DepthwiseConv2D {
                                 }
                             }
                             let out = dx + (r * g.w + ix) * c
-                            var c0 = 0
-                            while c0 + 16 <= c {
-                                var acc = SIMD16<Float>()
-                                for t in 0..<count { acc += load16(dy + taps[t].dy + c0) * load16(weight + taps[t].w + c0) }
-                                store16(acc, out + c0)
-                                c0 += 16
+                            @inline(__always) func gather<V: SIMD>(_: V.Type, _ c0: Int) where V.Scalar == Float {
+                                var acc = V()
+                                for t in 0..<count {
+                                    acc += UnsafeRawPointer(dy + taps[t].dy + c0).loadUnaligned(as: V.self)
+                                        * UnsafeRawPointer(weight + taps[t].w + c0).loadUnaligned(as: V.self)
+                                }
+                                UnsafeMutableRawPointer(out + c0).storeBytes(of: acc, as: V.self)
                             }
+                            var c0 = 0
+                            while c0 + 16 <= c { gather(SIMD16<Float>.self, c0); c0 += 16 }
+                            if c0 + 8 <= c { gather(SIMD8<Float>.self, c0); c0 += 8 }
+                            if c0 + 4 <= c { gather(SIMD4<Float>.self, c0); c0 += 4 }
                             for ci in c0..<c {
                                 var acc: Float = 0
                                 for t in 0..<count { acc += dy[taps[t].dy + ci] * weight[taps[t].w + ci] }
