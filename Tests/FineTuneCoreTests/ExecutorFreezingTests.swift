@@ -17,7 +17,10 @@ final class ExecutorFreezingTests: XCTestCase {
         return model
     }
 
-    /// Inference in micro-batches gives the whole batch's outputs, as one pass over all of it.
+    /// Inference in segments of micro-batches gives the whole batch's outputs, as one pass over
+    /// all of it: at 32 px, passes within 24,576 floats take MobileNetV2's first blocks one
+    /// sample at a time (16x16x96 activations), the next two at a time, the last blocks and the
+    /// head all five.
     func testInferenceMicroBatchesMatchOnePass() throws {
         let model = try Self.makeModel("mobilenet-v2", size: 32)
         let n = 5
@@ -26,16 +29,24 @@ final class ExecutorFreezingTests: XCTestCase {
         func run(_ executor: Executor) -> [Float] {
             input.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: executor.forward($0.baseAddress!, count: n, rng: &rng), count: n * 3)) }
         }
-        let whole = Executor(model: model, batchSize: n, training: false, passSize: n, lanes: 1)
-        let micro = Executor(model: model, batchSize: n, training: false, passSize: 2, lanes: 1)
-        XCTAssertEqual(micro.passSize, 2)
+        let whole = Executor(model: model, batchSize: n, training: false, passFloats: .max, lanes: 1)
+        let micro = Executor(model: model, batchSize: n, training: false, passFloats: 24_576, lanes: 1)
+        XCTAssertEqual(whole.plan.segments.map(\.passSize), [5, 5])
+        XCTAssertEqual(micro.plan.segments.map(\.passSize), [1, 2, 5, 5])
+        XCTAssertEqual(micro.plan.segments.last?.end, model.graph.output)
+        XCTAssertEqual(micro.plan.segments.dropLast().last?.end, model.graph.features)
         for (a, b) in zip(run(micro), run(whole)) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b))) }
 
-        // The rule: depthwise networks at full size go one sample at a time, ResNet18 whole.
+        // The rule: depthwise networks at full size take their first layers one sample at a
+        // time and their last ones several; ResNet18 whole batches.
         let catalog = BuiltInBackboneTests.catalog
-        XCTAssertEqual(Executor.microBatch(try catalog.backbone(named: "mobilenet-v2").makeClassifier(classes: 3, inputSize: 224), batchSize: 32),
-                       1)
-        XCTAssertEqual(Executor.microBatch(try catalog.backbone(named: "resnet18").makeClassifier(classes: 3, inputSize: 224), batchSize: 32), 32)
+        let mobilenet = try catalog.backbone(named: "mobilenet-v2").makeClassifier(classes: 3, inputSize: 224)
+        let sizes = ExecutionPlan(graph: mobilenet, batchSize: 32, training: false, frozenGroups: [],
+                                  passFloats: Executor.passFloats(mobilenet)).segments.map(\.passSize)
+        XCTAssertEqual(sizes.first, 1)
+        XCTAssertGreaterThan(sizes.dropLast().last!, 1, "\(sizes)")
+        XCTAssertEqual(sizes.last, 32)
+        XCTAssertNil(Executor.passFloats(try catalog.backbone(named: "resnet18").makeClassifier(classes: 3, inputSize: 224)))
     }
 
     func testFrozenBackboneMatchesInferenceAndTrainsOnlyTheHead() throws {

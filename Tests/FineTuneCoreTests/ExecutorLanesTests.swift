@@ -16,12 +16,13 @@ final class ExecutorLanesTests: XCTestCase {
         func run(_ e: Executor, _ k: Int) -> [Float] {
             x.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: e.forward($0.baseAddress!, count: k, rng: &rng), count: k * 3)) }
         }
-        let expected = run(Executor(model: model, batchSize: n, training: false, passSize: n, lanes: 1), n)
-        // Samples split 3 + 2, each lane two samples per pass up to the features and then its
-        // samples through the head at once; smaller batches than planned
-        // (a single sample runs in lane 0 with every thread).
-        let laned = Executor(model: model, batchSize: n, training: false, passSize: 2, lanes: 2)
+        let expected = run(Executor(model: model, batchSize: n, training: false, passFloats: .max, lanes: 1), n)
+        // Samples split 3 + 2, each lane's first blocks one sample per pass, the rest of the
+        // backbone two, the head all its samples at once; smaller batches than planned (a
+        // single sample runs in lane 0 with every thread).
+        let laned = Executor(model: model, batchSize: n, training: false, passFloats: 24_576, lanes: 2)
         XCTAssertEqual(laned.lanes.count, 2)
+        XCTAssertEqual(laned.lanes[0].plan.segments.map(\.passSize), [1, 2, 3])
         for k in [n, 1, 3] {
             for (a, b) in zip(run(laned, k), expected.prefix(k * 3)) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b))) }
         }

@@ -17,7 +17,22 @@ struct ExecutionPlan {
         var isAlias: Bool { if case .alias = self { true } else { false } }
     }
 
+    /// A run of consecutive nodes that inference takes `passSize` samples at a time (see `segments`).
+    struct Segment: Equatable {
+        /// The segment's last node; the next segment reads nothing before it.
+        let end: Int
+        let passSize: Int
+    }
+
     var steps: [Step]
+    /// The graph in order, cut where nothing before a node is read after it. Training: one
+    /// segment, the whole batch. Inference with `passFloats`: each segment's pass holds its
+    /// largest activation within `passFloats` (one or a few samples in the early layers, where
+    /// activations are large, up to the whole batch in the late ones, whose GEMMs then have
+    /// rows enough to run near peak), a new segment starting where the pass size can at least
+    /// double; the head, after the pooled features, takes the whole batch (its weights are read
+    /// once, not once per pass). A segment's output for its successor's pass is gathered apart.
+    var segments: [Segment]
     /// An activation a convolution (inference) or a batch norm (training) applies to its own
     /// output; the activation node is then an alias, and in training the batch norm's backward
     /// applies the activation's derivative.
@@ -39,7 +54,9 @@ struct ExecutionPlan {
     /// - Parameters:
     ///   - training: plan a training step (gradients, batch statistics) or pure inference.
     ///   - frozenGroups: layer groups whose parameters get no gradients.
-    init(graph: Graph, batchSize: Int, training: Bool, frozenGroups: Set<Int>) {
+    ///   - passFloats: inference only: the largest activation one pass may hold (floats), or
+    ///     nil to run the whole batch through every node.
+    init(graph: Graph, batchSize: Int, training: Bool, frozenGroups: Set<Int>, passFloats: Int? = nil) {
         let nodes = graph.nodes
         let trainable = nodes.map { training && !$0.tensors.isEmpty && !frozenGroups.contains($0.group) }
         var needsGrad = Array(repeating: false, count: nodes.count)
@@ -106,6 +123,14 @@ struct ExecutionPlan {
             if case .foldedConv(let conv) = steps[id] { return nodes[conv].inputs }
             return nodes[id].inputs
         }
+        let segments = Self.segments(graph, steps: steps, reads: reads, batchSize: batchSize,
+                                     passFloats: training ? nil : passFloats)
+        var samples = Array(repeating: batchSize, count: nodes.count)
+        var first = 0
+        for segment in segments {
+            for id in first...segment.end { samples[id] = segment.passSize }
+            first = segment.end + 1
+        }
         var lastRead = Array(repeating: -1, count: nodes.count)
         for node in nodes {
             switch steps[node.id] {
@@ -138,7 +163,7 @@ struct ExecutionPlan {
             default: break
             }
             if case .input = node.operation { continue }  // reads the caller's memory
-            storage[id] = activations.take(perSample[id] * batchSize, reuse: !kept[id])
+            storage[id] = activations.take(perSample[id] * samples[id], reuse: !kept[id])
             // Release what this node was the last to read.
             for i in reads(id) where lastRead[owner[i]] == id && !kept[owner[i]] {
                 if let b = storage[owner[i]] { activations.release(b) }
@@ -162,6 +187,7 @@ struct ExecutionPlan {
         }
 
         self.steps = steps
+        self.segments = segments
         self.epilogue = epilogue
         self.gradStorage = gradStorage
         self.gradBufferSizes = gradients.sizes
@@ -170,6 +196,31 @@ struct ExecutionPlan {
         self.inferenceMode = inferenceMode
         self.storage = storage
         self.bufferSizes = activations.sizes
+    }
+
+    /// See `segments`. `reads(id)`: the nodes whose outputs node `id` reads when it runs.
+    static func segments(_ graph: Graph, steps: [Step], reads: (Int) -> [Int], batchSize: Int,
+                         passFloats: Int?) -> [Segment] {
+        guard let passFloats else { return [Segment(end: graph.output, passSize: batchSize)] }
+        let nodes = graph.nodes, end = graph.features ?? graph.output
+        func isSkipped(_ id: Int) -> Bool { if case .skip = steps[id] { true } else { false } }
+        // From node k on: the largest output up to `end`, and the earliest node read.
+        var largest = Array(repeating: 0, count: nodes.count + 1)
+        var earliestRead = Array(repeating: Int.max, count: nodes.count + 1)
+        for k in nodes.indices.reversed() {
+            largest[k] = max(largest[k + 1], k <= end && !isSkipped(k) ? nodes[k].outputShape.count : 0)
+            earliestRead[k] = min(earliestRead[k + 1], reads(k).min() ?? k)
+        }
+        func fitting(from k: Int) -> Int { max(1, min(batchSize, passFloats / max(largest[k], 1))) }
+        var segments: [Segment] = []
+        var size = fitting(from: 0)
+        for k in 0..<end where !isSkipped(k) && earliestRead[k + 1] >= k && fitting(from: k + 1) >= 2 * size {
+            segments.append(Segment(end: k, passSize: size))
+            size = fitting(from: k + 1)
+        }
+        segments.append(Segment(end: end, passSize: size))
+        if end != graph.output { segments.append(Segment(end: graph.output, passSize: batchSize)) }
+        return segments
     }
 
     /// Whether a node's backward reads its input's values (to keep that output alive).

@@ -6,12 +6,13 @@
 /// statistics, folded into the preceding convolution) and keep no activations for backward.
 ///
 /// Several threads split the batch's samples between them (`lanes`, see Executor+Lanes), and
-/// in inference a network that does little arithmetic per activation value runs a few samples
-/// at a time (`microBatch`), so activations stay in cache between layers.
+/// in inference a network that does little arithmetic per activation value runs its early
+/// layers a few samples at a time (`passFloats`, `ExecutionPlan.segments`), so activations stay
+/// in cache between layers.
 public final class Executor {
     public let model: Model
     public let batchSize: Int
-    /// Samples one pass of the graph runs: the batch size, or an inference micro-batch.
+    /// Samples one pass of the first layers runs: the batch size, or an inference micro-batch.
     public let passSize: Int
     /// One executor per compute thread, each running its share of the batch's samples on that
     /// thread alone; empty where this executor runs the passes itself (one thread, a batch of
@@ -47,30 +48,26 @@ public final class Executor {
     var geometry: [ConvGeometry?]
     var pointers: [UnsafeMutablePointer<Float>?]
     var batch = 0
-    /// The whole batch's outputs of the lanes; in micro-batches, the whole batch's `passEnd` outputs.
+    /// The whole batch's outputs of the lanes.
     let gathered: FloatBuffer
-    /// In micro-batches each pass runs the graph up to this node: the pooled features, or the
-    /// output in a graph without a head. The head then runs once on the whole batch, reading its
-    /// weights once rather than once per pass (MobileNetV2's 1000-class head is 5 MB: 5.5% of its
-    /// inference time one sample at a time).
-    let passEnd: Int
-    /// In micro-batches, the outputs of the head's nodes for the whole batch.
-    let headBuffers: [Int: FloatBuffer]
+    /// Per segment but the last (`plan.segments`): its end's outputs over a pass of the next.
+    let segmentOutputs: [FloatBuffer]
     /// Floats of one sample's input.
     let inputCount: Int
 
-    /// Inference micro-batch: where the forward pass does fewer than 400 FLOPs per activation
-    /// value it writes (MobileNetV2 and EfficientNet-B3; ResNet18 does over 1,000), samples go
-    /// through in groups whose largest activation fits 8 MB, in cache from one layer to the
-    /// next (passes run on one thread: see `lanes`). Measured at batch 32 on one thread:
-    /// MobileNetV2 72 -> 97 img/s, EfficientNet-B3 11.6 -> 12.8; one sample at a time, as
-    /// both lanes of two threads share the L3 cache (16 MB groups, 3 MobileNetV2 samples:
-    /// 190 img/s on two threads, 8 MB: 195). ResNet18 runs fastest on whole batches (larger GEMMs).
-    static func microBatch(_ graph: Graph, batchSize: Int) -> Int {
+    /// Inference micro-batches: where the forward pass does fewer than 400 FLOPs per activation
+    /// value it writes (MobileNetV2 and EfficientNet-B3; ResNet18 does over 1,000), each pass
+    /// holds activations of at most 1 MB, in cache from one layer to the next (passes run on one
+    /// thread: see `lanes`): one sample at a time in the early layers, a few in the late ones;
+    /// nil: whole batches (ResNet18 runs fastest so: larger GEMMs). Measured at batch 32 on one
+    /// thread: whole batches MobileNetV2 72 img/s, EfficientNet-B3 11.6; every layer one sample at
+    /// a time 97 and 12.8. Segments on two threads, MobileNetV2 / EfficientNet-B3 img/s: every
+    /// layer one sample at a time 206 / 30.5; passes within 8 MB 186 / 31.8, 4 MB 195 / 32.1,
+    /// 2 MB 226 / 31.9, 1 MB 229 / 30.9, 0.5 MB 216 / 30.9.
+    static func passFloats(_ graph: Graph) -> Int? {
         let values = graph.nodes.reduce(0) { $0 + $1.outputShape.count }
-        guard values > 0, graph.forwardFLOPsPerSample < 400 * values else { return batchSize }
-        let largest = graph.nodes.map(\.outputShape.count).max()!
-        return max(1, min(batchSize, (1 << 21) / largest))
+        guard values > 0, graph.forwardFLOPsPerSample < 400 * values else { return nil }
+        return 1 << 18
     }
 
     /// - Parameters:
@@ -78,16 +75,16 @@ public final class Executor {
     ///   - batchSize: the largest batch `forward` will be given.
     ///   - training: plan training steps (batch statistics, gradients) or inference only.
     ///   - frozenGroups: indices into `model.graph.groups` that receive no gradients.
-    ///   - passSize: overrides the inference micro-batch (tests).
+    ///   - passFloats: overrides `passFloats(_:)` (tests; `.max`: whole batches).
     ///   - lanes: overrides the number of lanes (tests; default one per compute thread).
     public convenience init(model: Model, batchSize: Int, training: Bool, frozenGroups: Set<Int> = [],
-                            passSize: Int? = nil, lanes: Int? = nil) {
+                            passFloats: Int? = nil, lanes: Int? = nil) {
         self.init(model: model, batchSize: batchSize, training: training, frozenGroups: frozenGroups,
-                  passSize: passSize, lanes: lanes, lane: nil)
+                  passFloats: passFloats ?? Self.passFloats(model.graph), lanes: lanes, lane: nil)
     }
 
     /// `lane`: the index and shared threads of a lane of another executor.
-    private init(model: Model, batchSize: Int, training: Bool, frozenGroups: Set<Int>, passSize: Int?,
+    private init(model: Model, batchSize: Int, training: Bool, frozenGroups: Set<Int>, passFloats: Int?,
                  lanes laneCount: Int?, lane: (index: Int, threads: LaneThreads)?) {
         self.model = model
         self.batchSize = batchSize
@@ -101,24 +98,19 @@ public final class Executor {
         laneIndex = lane?.index ?? 0
         lanes = laneCount == 1 ? [] : (0..<laneCount).map { i in
             Executor(model: model, batchSize: (batchSize + laneCount - 1) / laneCount, training: training,
-                     frozenGroups: frozenGroups, passSize: passSize, lanes: 1, lane: (i, threads!))
+                     frozenGroups: frozenGroups, passFloats: passFloats, lanes: 1, lane: (i, threads!))
         }
-        let passSize = training ? batchSize
-            : lanes.first?.passSize ?? min(batchSize, passSize ?? Self.microBatch(graph, batchSize: batchSize))
-        self.passSize = passSize
         // What the buffers are planned for: nothing where the lanes run the passes.
-        let batchSize = lanes.isEmpty ? passSize : 0
+        let batchSize = lanes.isEmpty ? batchSize : 0
         inputCount = graph.nodes.first { if case .input = $0.operation { true } else { false } }!.outputShape.count
-        let microBatched = lanes.isEmpty && passSize < self.batchSize
-        let passEnd = microBatched ? graph.features ?? graph.output : graph.output
-        self.passEnd = passEnd
-        let wholeBatchSize = self.batchSize
-        gathered = FloatBuffer(count: microBatched || laneCount > 1 ? wholeBatchSize * graph.nodes[passEnd].outputShape.count : 0)
-        headBuffers = Dictionary(uniqueKeysWithValues: graph.nodes[(passEnd + 1)...].map {
-            ($0.id, FloatBuffer(count: wholeBatchSize * $0.outputShape.count, zeroed: false))
-        })
-        let plan = ExecutionPlan(graph: graph, batchSize: batchSize, training: training, frozenGroups: frozenGroups)
+        gathered = FloatBuffer(count: laneCount > 1 ? self.batchSize * graph.nodes[graph.output].outputShape.count : 0)
+        let plan = ExecutionPlan(graph: graph, batchSize: batchSize, training: training, frozenGroups: frozenGroups,
+                                 passFloats: passFloats)
         self.plan = plan
+        passSize = lanes.first?.passSize ?? plan.segments[0].passSize
+        segmentOutputs = zip(plan.segments, plan.segments.dropFirst()).map { segment, next in
+            FloatBuffer(count: next.passSize * graph.nodes[segment.end].outputShape.count, zeroed: false)
+        }
         buffers = plan.bufferSizes.map { FloatBuffer(count: $0, zeroed: false) }
         let nodes = graph.nodes
         let gradBuffers = plan.gradBufferSizes.map { FloatBuffer(count: $0, zeroed: false) }
@@ -161,7 +153,7 @@ public final class Executor {
     /// Floats held by activation, gradient and scratch buffers.
     public var plannedFloats: Int {
         buffers.reduce(0) { $0 + $1.count } + plan.gradBufferSizes.reduce(0, +) + accumulate.count + scratch.count
-            + gathered.count + headBuffers.values.reduce(0) { $0 + $1.count } + lanes.reduce(0) { $0 + $1.plannedFloats }
+            + gathered.count + segmentOutputs.reduce(0) { $0 + $1.count } + lanes.reduce(0) { $0 + $1.plannedFloats }
     }
 
     /// Runs the graph on `n` samples (n <= batchSize) of `input` (n, h, w, c) and returns the
@@ -172,25 +164,36 @@ public final class Executor {
     public func forward(_ input: UnsafePointer<Float>, count n: Int, rng: inout SplitMix64) -> UnsafeMutablePointer<Float> {
         precondition(n >= 1 && n <= batchSize, "batch of \(n) does not fit an executor planned for \(batchSize)")
         if !lanes.isEmpty { return forwardInLanes(input, count: n, rng: &rng) }
-        if n <= passSize { return pass(input, count: n, through: graph.output, rng: &rng) }
-        let count = graph.nodes[passEnd].outputShape.count
-        var s0 = 0
-        while s0 < n {
-            let k = min(passSize, n - s0)
-            let out = pass(input + s0 * inputCount, count: k, through: passEnd, rng: &rng)
-            (gathered.pointer + s0 * count).update(from: out, count: k * count)
-            s0 += k
-        }
-        return passEnd == graph.output ? gathered.pointer : head(count: n, rng: &rng)
+        if n <= passSize { return pass(input, count: n, nodes: 0...graph.output, rng: &rng) }
+        return run(segment: plan.segments.count - 1, input, count: n, rng: &rng)
     }
 
-    /// One pass of the graph, up to node `last`, over n <= passSize samples.
-    private func pass(_ input: UnsafePointer<Float>, count n: Int, through last: Int,
+    /// The graph through segment s's end on n <= its pass size samples: the earlier segments
+    /// in passes of theirs, their outputs gathered, then segment s's nodes on all n.
+    private func run(segment s: Int, _ input: UnsafePointer<Float>, count n: Int,
+                     rng: inout SplitMix64) -> UnsafeMutablePointer<Float> {
+        let segment = plan.segments[s]
+        if s == 0 { return pass(input, count: n, nodes: 0...segment.end, rng: &rng) }
+        let cut = plan.segments[s - 1].end, count = graph.nodes[cut].outputShape.count
+        let gathered = segmentOutputs[s - 1].pointer
+        var s0 = 0
+        while s0 < n {
+            let k = min(plan.segments[s - 1].passSize, n - s0)
+            let out = run(segment: s - 1, input + s0 * inputCount, count: k, rng: &rng)
+            (gathered + s0 * count).update(from: out, count: k * count)
+            s0 += k
+        }
+        pointers[cut] = gathered
+        return pass(input, count: n, nodes: (cut + 1)...segment.end, rng: &rng)
+    }
+
+    /// One pass of `nodes` over n samples (no more than any of their segments' pass sizes).
+    private func pass(_ input: UnsafePointer<Float>, count n: Int, nodes range: ClosedRange<Int>,
                       rng: inout SplitMix64) -> UnsafeMutablePointer<Float> {
         batch = n
         if !isLane { wholeBatch = n }
         if foldedVersion != model.version { foldBatchNorm() }
-        for node in graph.nodes[...last] {
+        for node in graph.nodes[range] {
             let id = node.id
             switch plan.steps[id] {
             case .skip: continue
@@ -204,22 +207,7 @@ public final class Executor {
             pointers[id] = buffers[plan.storage[id]!].pointer
             forwardNode(node, rng: &rng)
         }
-        return pointers[last]!
-    }
-
-    /// The nodes after `passEnd` on the n samples gathered from the micro-batches.
-    private func head(count n: Int, rng: inout SplitMix64) -> UnsafeMutablePointer<Float> {
-        batch = n
-        pointers[passEnd] = gathered.pointer
-        for node in graph.nodes[(passEnd + 1)...] {
-            switch plan.steps[node.id] {
-            case .skip: continue
-            case .alias: pointers[node.id] = pointers[node.inputs[0]]; continue
-            default: pointers[node.id] = headBuffers[node.id]!.pointer
-            }
-            forwardNode(node, rng: &rng)
-        }
-        return pointers[graph.output]!
+        return pointers[range.upperBound]!
     }
 
     private func forwardNode(_ node: Node, rng: inout SplitMix64) {
