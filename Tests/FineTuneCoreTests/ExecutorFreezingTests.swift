@@ -37,6 +37,19 @@ final class ExecutorFreezingTests: XCTestCase {
         XCTAssertEqual(micro.plan.segments.dropLast().last?.end, model.graph.features)
         for (a, b) in zip(run(micro), run(whole)) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b))) }
 
+        // Without a head (feature extraction) the last segment's passes are gathered too.
+        let backbone = Model(graph: try model.graph.backboneOnly())
+        backbone.copyValues(from: model)
+        let features = backbone.graph.nodes[backbone.graph.output].outputShape.count
+        func extract(_ executor: Executor) -> [Float] {
+            input.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: executor.forward($0.baseAddress!, count: n, rng: &rng), count: n * features)) }
+        }
+        let microFeatures = Executor(model: backbone, batchSize: n, training: false, passFloats: 2_048, lanes: 1)
+        XCTAssertLessThan(microFeatures.plan.segments.last!.passSize, n)
+        for (a, b) in zip(extract(microFeatures), extract(Executor(model: backbone, batchSize: n, training: false, passFloats: .max, lanes: 1))) {
+            XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)))
+        }
+
         // The rule: depthwise networks at full size take their first layers one sample at a
         // time and their last ones several; ResNet18 whole batches.
         let catalog = BuiltInBackboneTests.catalog

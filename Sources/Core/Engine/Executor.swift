@@ -48,7 +48,7 @@ public final class Executor {
     var geometry: [ConvGeometry?]
     var pointers: [UnsafeMutablePointer<Float>?]
     var batch = 0
-    /// The whole batch's outputs of the lanes.
+    /// The whole batch's outputs of the lanes, or of the passes of a last segment smaller than the batch.
     let gathered: FloatBuffer
     /// Per segment but the last (`plan.segments`): its end's outputs over a pass of the next.
     let segmentOutputs: [FloatBuffer]
@@ -103,10 +103,11 @@ public final class Executor {
         // What the buffers are planned for: nothing where the lanes run the passes.
         let batchSize = lanes.isEmpty ? batchSize : 0
         inputCount = graph.nodes.first { if case .input = $0.operation { true } else { false } }!.outputShape.count
-        gathered = FloatBuffer(count: laneCount > 1 ? self.batchSize * graph.nodes[graph.output].outputShape.count : 0)
         let plan = ExecutionPlan(graph: graph, batchSize: batchSize, training: training, frozenGroups: frozenGroups,
                                  passFloats: passFloats)
         self.plan = plan
+        let gathers = laneCount > 1 || lanes.isEmpty && plan.segments.last!.passSize < batchSize
+        gathered = FloatBuffer(count: gathers ? self.batchSize * graph.nodes[graph.output].outputShape.count : 0)
         passSize = lanes.first?.passSize ?? plan.segments[0].passSize
         segmentOutputs = zip(plan.segments, plan.segments.dropFirst()).map { segment, next in
             FloatBuffer(count: next.passSize * graph.nodes[segment.end].outputShape.count, zeroed: false)
@@ -165,7 +166,11 @@ public final class Executor {
         precondition(n >= 1 && n <= batchSize, "batch of \(n) does not fit an executor planned for \(batchSize)")
         if !lanes.isEmpty { return forwardInLanes(input, count: n, rng: &rng) }
         if n <= passSize { return pass(input, count: n, nodes: 0...graph.output, rng: &rng) }
-        return run(segment: plan.segments.count - 1, input, count: n, rng: &rng)
+        let last = plan.segments.count - 1
+        if n <= plan.segments[last].passSize { return run(segment: last, input, count: n, rng: &rng) }
+        // A graph without a head ends in a segment of passes smaller than the batch.
+        gather(segment: last, input, count: n, into: gathered.pointer, rng: &rng)
+        return gathered.pointer
     }
 
     /// The graph through segment s's end on n <= its pass size samples: the earlier segments
@@ -174,17 +179,23 @@ public final class Executor {
                      rng: inout SplitMix64) -> UnsafeMutablePointer<Float> {
         let segment = plan.segments[s]
         if s == 0 { return pass(input, count: n, nodes: 0...segment.end, rng: &rng) }
-        let cut = plan.segments[s - 1].end, count = graph.nodes[cut].outputShape.count
-        let gathered = segmentOutputs[s - 1].pointer
+        let cut = plan.segments[s - 1].end
+        gather(segment: s - 1, input, count: n, into: segmentOutputs[s - 1].pointer, rng: &rng)
+        pointers[cut] = segmentOutputs[s - 1].pointer
+        return pass(input, count: n, nodes: (cut + 1)...segment.end, rng: &rng)
+    }
+
+    /// Segment s's end outputs for n samples, run through it in passes of its size, `into` in order.
+    private func gather(segment s: Int, _ input: UnsafePointer<Float>, count n: Int, into: UnsafeMutablePointer<Float>,
+                        rng: inout SplitMix64) {
+        let count = graph.nodes[plan.segments[s].end].outputShape.count
         var s0 = 0
         while s0 < n {
-            let k = min(plan.segments[s - 1].passSize, n - s0)
-            let out = run(segment: s - 1, input + s0 * inputCount, count: k, rng: &rng)
-            (gathered + s0 * count).update(from: out, count: k * count)
+            let k = min(plan.segments[s].passSize, n - s0)
+            let out = run(segment: s, input + s0 * inputCount, count: k, rng: &rng)
+            (into + s0 * count).update(from: out, count: k * count)
             s0 += k
         }
-        pointers[cut] = gathered
-        return pass(input, count: n, nodes: (cut + 1)...segment.end, rng: &rng)
     }
 
     /// One pass of `nodes` over n samples (no more than any of their segments' pass sizes).
