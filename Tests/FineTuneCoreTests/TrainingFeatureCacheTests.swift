@@ -132,6 +132,33 @@ final class TrainingFeatureCacheTests: XCTestCase {
         for (a, b) in zip(weight + bias, w0 + b0) { XCTAssertEqual(a, b, accuracy: 1e-6) }
     }
 
+    /// A training state written before `standardizeCachedFeatures` existed resumes with its
+    /// default; the saved options are kept, and a state that is not one still fails clearly.
+    func testStateWithoutTheStandardizeOptionReadsWithItsDefault() throws {
+        var o = options(cache: 2)
+        o.standardizeCachedFeatures = false
+        o.seed = 12
+        let dir = URL(fileURLWithPath: o.output)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let state = TrainingState(options: o, stage: 0, epochInStage: 1, batchInEpoch: 0, globalStep: 5, epochLossSum: 0,
+                                  epochCorrect: 0, epochSeen: 0, bestAccuracy: nil, bestEpoch: nil, bestFile: nil,
+                                  epochsWithoutImprovement: 0, optimizer: nil, finished: false)
+        try state.write(to: dir)
+        let file = dir.appendingPathComponent(TrainingState.fileName)
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: Any]
+        var saved = json["options"] as! [String: Any]
+        XCTAssertNotNil(saved.removeValue(forKey: "standardizeCachedFeatures"))
+        json["options"] = saved
+        try JSONSerialization.data(withJSONObject: json).write(to: file)
+        let read = try TrainingState.read(from: dir)
+        XCTAssertTrue(read.options.standardizeCachedFeatures)
+        XCTAssertEqual(read.options.seed, 12)
+        XCTAssertEqual(read.options.cacheFeatures, 2)
+        XCTAssertEqual(read.globalStep, 5)
+        try Data("{\"options\": {}}".utf8).write(to: file)
+        XCTAssertThrowsError(try TrainingState.read(from: dir)) { XCTAssertTrue("\($0)".contains("not a valid training state")) }
+    }
+
     /// Views are the loader's augmentation of different epochs; they repeat after N epochs.
     func testViewsDifferAndRepeat() throws {
         let t = try trainer(options(cache: 2))

@@ -40,8 +40,22 @@ public struct TrainingState: Codable, Sendable {
             throw TrainingError.resume("\(url.path) is missing: the folder holds no run to resume (train with --output first)")
         }
         do { return try JSONDecoder().decode(TrainingState.self, from: data) } catch {
+            // A state written before an option existed resumes with that option's default.
+            if let completed = try? withDefaultOptions(data), let state = try? JSONDecoder().decode(TrainingState.self, from: completed) {
+                return state
+            }
             throw TrainingError.resume("\(url.path) is not a valid training state (\(error))")
         }
+    }
+
+    /// The state's JSON with every option it lacks set to the default.
+    static func withDefaultOptions(_ data: Data) throws -> Data {
+        let defaults = try JSONEncoder().encode(TrainingOptions(backbone: "", data: "", output: ""))
+        guard var state = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let saved = state["options"] as? [String: Any],
+              let options = try JSONSerialization.jsonObject(with: defaults) as? [String: Any] else { return data }
+        state["options"] = options.merging(saved) { _, saved in saved }
+        return try JSONSerialization.data(withJSONObject: state)
     }
 }
 
