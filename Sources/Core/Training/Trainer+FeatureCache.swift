@@ -37,27 +37,25 @@ extension Trainer {
         func adoptStandardization() {
             guard standardization == nil, let s = cache.standardization else { return }
             standardization = s
-            s.unfold(weight: model.slot(named: firstLayer.weight)!.value.pointer,
-                     bias: model.slot(named: firstLayer.bias)!.value.pointer, outputs: firstLayer.outputs)
-            model.markChanged()
+            rewriteFirstLayer(of: model, with: s.unfold)
         }
 
         /// Copies the head's weights into the classifier (before it is saved or evaluated whole).
         func store(into classifier: Model) {
             classifier.copyValues(from: model)
-            guard let standardization else { return }
-            standardization.fold(weight: classifier.slot(named: firstLayer.weight)!.value.pointer,
-                                 bias: classifier.slot(named: firstLayer.bias)!.value.pointer, outputs: firstLayer.outputs)
-            classifier.markChanged()
+            if let standardization { rewriteFirstLayer(of: classifier, with: standardization.fold) }
         }
 
         /// Copies the classifier's head weights into the head (after loading a checkpoint).
         func load(from classifier: Model) {
             model.copyValues(from: classifier)
-            guard let standardization else { return }
-            standardization.unfold(weight: model.slot(named: firstLayer.weight)!.value.pointer,
-                                   bias: model.slot(named: firstLayer.bias)!.value.pointer, outputs: firstLayer.outputs)
-            model.markChanged()
+            if let standardization { rewriteFirstLayer(of: model, with: standardization.unfold) }
+        }
+
+        /// Applies `map` (a fold or an unfold) to `m`'s copy of the head's first layer.
+        private func rewriteFirstLayer(of m: Model, with map: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) {
+            map(m.slot(named: firstLayer.weight)!.value.pointer, m.slot(named: firstLayer.bias)!.value.pointer, firstLayer.outputs)
+            m.markChanged()
         }
 
         /// Loss, accuracy and confusion of the head on the cached validation features; nil
