@@ -79,13 +79,8 @@ struct Train: ParsableCommand {
         guard TrainingOptions.OptimizerKind(rawValue: optimizer) != nil else {
             throw ValidationError("--optimizer must be adam, adamw or sgd")
         }
-        guard epochs >= 0, freezeEpochs >= 0, batchSize >= 1, threads >= 1, workers >= 1 else {
-            throw ValidationError("--epochs and --freeze-epochs must not be negative; --batch-size, --threads and --workers positive")
-        }
-        guard lr > 0, finetuneLR > 0, backboneLRMult > 0 else { throw ValidationError("learning rates must be positive") }
-        guard valSplit > 0, valSplit < 1 else { throw ValidationError("--val-split must be between 0 and 1") }
-        if let cacheFeatures, cacheFeatures < 1 {
-            throw ValidationError("--cache-features N needs N >= 1 augmented views per image (leave it out to run the whole network every step)")
+        do { try options.validate() } catch let invalid as TrainingOptions.Invalid {
+            throw ValidationError(invalid.description)
         }
     }
 
