@@ -105,6 +105,43 @@ final class IOSafeTensorsTests: XCTestCase {
         }
     }
 
+    /// Headers that would make the JSON parser build millions of objects, or nest deeply, are
+    /// refused before they are parsed.
+    func testHeadersWithMillionsOfEntriesOrDeepNestingAreRefusedBeforeParsing() {
+        func entries(_ n: Int) -> String { (0..<n).map { #""t\#($0)":{}"# }.joined(separator: ",") }
+        let metadata = (0..<Limits.safeTensorsHeaderValues / 2).map { #""\#($0)":"""# }.joined(separator: ",")
+        let cases: [(String, String)] = [
+            ("{" + entries(Limits.tensorsPerFile + 1) + "}", "more than \(Limits.tensorsPerFile) tensors"),  // parsed, then refused
+            ("{" + entries(Limits.tensorsPerFile + 2) + "}", "more than \(Limits.tensorsPerFile) tensors"),  // refused unparsed
+            (#"{"__metadata__":{"# + metadata + "}}", "more than \(Limits.safeTensorsHeaderValues) JSON values"),
+            (#"{"w":{"dtype":"F32","shape":[[4]],"data_offsets":[0,16]}}"#, "nests deeper"),
+            ("{" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}", "nests deeper"),
+            (#"{"w":{}}]]]]{{{{"#, "not valid JSON"),
+        ]
+        for (header, expected) in cases {
+            assertIOError(try StateDict.read(data: file(header: header), file: "big.safetensors"),
+                          mentioning: ["big.safetensors", expected])
+        }
+        // Braces, brackets and commas inside strings are text.
+        let quoted = #"{"a,{[\"\\":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#
+        XCTAssertEqual(try SafeTensorsFile(data: file(header: quoted), file: "q").tensors.map(\.name), [#"a,{["\"#])
+    }
+
+    func testShapesOverTheLimitsAndControlCharactersInNames() {
+        let cases: [(String, [String])] = [
+            (#"{"w":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,4],"data_offsets":[0,16]}}"#, ["'w'", "9 dimensions"]),
+            (#"{"w":{"dtype":"F32","shape":[4294967296,4294967296,0],"data_offsets":[0,0]}}"#, ["'w'", "larger"]),
+            (#"{"\u001b]0;owned\u0007w":{"dtype":"F32","shape":[5],"data_offsets":[0,16]}}"#, ["\\u{1B}]0;owned\\u{7}w"]),
+        ]
+        for (header, parts) in cases {
+            assertIOError(try SafeTensorsFile(data: file(header: header), file: "bad.safetensors"),
+                          mentioning: ["bad.safetensors"] + parts)
+        }
+        XCTAssertThrowsError(try SafeTensorsFile(data: file(header: cases[2].0), file: "bad\u{1b}[2J.safetensors")) { error in
+            XCTAssertFalse("\(error)".unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "\(error)")
+        }
+    }
+
     func testEmptyShortAndTruncatedFilesAreErrorsNeverCrashes() throws {
         assertIOError(try SafeTensorsFile(data: Data(), file: "e.safetensors"), mentioning: ["e.safetensors", "empty"])
         assertIOError(try SafeTensorsFile(data: Data([1, 2, 3]), file: "s.safetensors"), mentioning: ["too short"])

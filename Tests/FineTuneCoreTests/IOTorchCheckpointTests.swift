@@ -128,3 +128,112 @@ final class IOTorchCheckpointTests: XCTestCase {
         assertIOError(try StateDict.read(data: emptyZip, file: "z.zip"), mentioning: ["z.zip", "data.pkl"])
     }
 }
+
+/// Crafted checkpoints whose sizes, strides, offsets and counts overflow or point outside
+/// their storage or the file: each is an error naming the file, in both formats, never a crash
+/// or garbage values.
+final class IOTorchCheckpointHostileTests: XCTestCase {
+    typealias T = CraftedTorch.Tensor
+    let four = CraftedTorch.floats([1, 2, 3, 4])
+
+    /// Reads `tensors` (viewing one storage "0" of `four`) as a zip and as a legacy checkpoint.
+    func assertBoth(_ tensors: [T], mentioning parts: [String], line: UInt = #line) {
+        assertIOError(try StateDict.read(data: CraftedTorch.checkpoint(tensors, storages: ["0": four]), file: "crafted.pth"),
+                      mentioning: ["crafted.pth"] + parts, line: line)
+        assertIOError(try StateDict.read(data: CraftedTorch.legacy(tensors, storages: [("0", nil, four)]), file: "legacy.pth"),
+                      mentioning: ["legacy.pth"] + parts, line: line)
+    }
+
+    func testTheCraftingHelpersWriteReadableCheckpoints() throws {
+        let tensors = [T(name: "w", storageCount: 4, shape: [2, 2], strides: [1, 2]),
+                       T(name: "b", storageCount: 4, offset: 1, shape: [3, 1], strides: [1, 99]),
+                       T(name: "e", storageCount: 4, offset: 3, shape: [2, 3], strides: [0, 0])]
+        for data in [CraftedTorch.checkpoint(tensors, storages: ["0": four]),
+                     CraftedTorch.legacy(tensors, storages: [("0", nil, four)])] {
+            let sd = try StateDict.read(data: data, file: "ok.pth")
+            XCTAssertEqual(sd.names, ["w", "b", "e"])
+            XCTAssertEqual(sd["w"]?.values, [1, 3, 2, 4])
+            XCTAssertEqual(sd["b"]?.values, [2, 3, 4])
+            XCTAssertEqual(sd["e"]?.values, [4, 4, 4, 4, 4, 4])
+        }
+    }
+
+    func testSizesStridesAndOffsetsThatOverflowOrLeaveTheStorage() {
+        let cases: [(T, [String])] = [
+            (T(name: "w", storageCount: 4, shape: [2, 2], strides: [.max, 1]), ["'w'", "reaches past"]),         // size x stride
+            (T(name: "w", storageCount: 4, shape: [3], strides: [1 << 62]), ["'w'", "reaches past"]),             // wraps to a small index
+            (T(name: "w", storageCount: 4, shape: [1 << 32, 1 << 32], strides: [0, 0]), ["'w'", "more than"]),   // numel overflows
+            (T(name: "w", storageCount: 4, shape: [1 << 20, 1 << 12], strides: [0, 0]), ["'w'", "more than"]),   // numel over the limit
+            (T(name: "w", storageCount: 4, offset: Int.max, shape: [2], strides: [1]), ["'w'", "reaches past"]), // offset overflows
+            (T(name: "w", storageCount: 4, offset: Int.max - 2, shape: [4], strides: [1]), ["'w'", "reaches past"]),
+            (T(name: "w", storageCount: 4, offset: 3, shape: [2], strides: [1]), ["'w'", "reaches past"]),        // past the storage
+            (T(name: "w", storageCount: 4, offset: -1, shape: [2], strides: [1]), ["'w'", "negative"]),
+            (T(name: "w", storageCount: 4, shape: [2], strides: [-1]), ["'w'", "negative"]),
+            (T(name: "w", storageCount: 5, shape: [2], strides: [1]), ["'w'", "too few"]),                        // storage larger than its bytes
+            (T(name: "w", storageCount: Int.max / 2, shape: [2], strides: [1]), ["'w'", "too few"]),              // count x size overflows
+            (T(name: "w", storageCount: 4, shape: [Int](repeating: 1, count: 9), strides: [Int](repeating: 1, count: 9)),
+             ["'w'", "9 dimensions"]),
+        ]
+        for (tensor, parts) in cases { assertBoth([tensor], mentioning: parts) }
+    }
+
+    /// Views that repeat a storage (stride 0, shared storages) cannot make a small file ask for gigabytes.
+    func testExpandedAndSharedViewsAreBoundedByTheFileSize() {
+        assertBoth([T(name: "w", storageCount: 4, shape: [1 << 31], strides: [0])], mentioning: ["'w'", "per byte of the file"])
+        let many = (0..<64).map { T(name: "w\($0)", storageCount: 4, shape: [1 << 17], strides: [0]) }
+        assertBoth(many, mentioning: ["per byte of the file"])
+    }
+
+    func testLegacyStorageCountsThatOverflowOrLeaveTheFile() {
+        let tensors = [T(name: "w", storageCount: 4, shape: [4], strides: [1])]
+        for count: Int64 in [5, -1, .max, .max / 4 + 1, 1 << 61] {
+            assertIOError(try StateDict.read(data: CraftedTorch.legacy(tensors, storages: [("0", count, four)]), file: "legacy.pth"),
+                          mentioning: ["legacy.pth", "storage '0' claims \(count) elements"])
+        }
+    }
+
+    func testZipEntriesPastTheFileOrOverflowing() {
+        let tensors = [T(name: "w", storageCount: 4, shape: [4], strides: [1])]
+        let pickle = CraftedTorch.pickle(tensors)
+        func read(storage: CraftedTorch.Entry) throws -> StateDict {
+            try StateDict.read(data: CraftedTorch.zip([.init("archive/data.pkl", pickle), storage]), file: "z.pth")
+        }
+        let cases: [((size: UInt64, offset: UInt64), String)] = [
+            ((16, 1 << 40), "no local header"),                        // local header past the file
+            ((16, UInt64(Int.max) - 10), "no local header"),           // header offset + 30 overflows
+            ((UInt64(Int.max), 0), "runs past the end"),               // start + size overflows
+            ((1 << 40, 0), "runs past the end"),                       // size past the file
+            ((UInt64.max, 0), "out of range"),                         // does not fit in Int
+        ]
+        for (zip64, expected) in cases {
+            assertIOError(try read(storage: .init("archive/data/0", four, zip64: zip64)), mentioning: ["z.pth", expected])
+        }
+        // The end record's directory offset and size, and an entry count no checkpoint has.
+        var data = CraftedTorch.zip([.init("archive/data.pkl", pickle), .init("archive/data/0", four)])
+        let end = data.count - 22
+        for (field, value, expected) in [(16, UInt32.max - 1, "outside the file"), (12, UInt32.max - 1, "outside the file")] {
+            var bad = data
+            bad.replaceSubrange((end + field)..<(end + field + 4), with: CraftedTorch.le(value))
+            assertIOError(try StateDict.read(data: bad, file: "z.pth"), mentioning: ["z.pth", expected])
+        }
+        data.replaceSubrange((end + 10)..<(end + 12), with: CraftedTorch.le(UInt16(0xfffe)))
+        assertIOError(try StateDict.read(data: data, file: "z.pth"), mentioning: ["z.pth", "bad central directory entry"])
+    }
+
+    func testDeepNestingHugeMemoIndexAndValueBombsInACheckpoint() {
+        func checkpoint(_ body: [UInt8]) -> Data {
+            CraftedTorch.zip([.init("archive/data.pkl", [0x80, 0x02] + body + [0x2e])])
+        }
+        let cases: [([UInt8], String)] = [
+            ([UInt8](repeating: 0x5d, count: 100) + [UInt8](repeating: 0x61, count: 99), "nest more than 64"),  // [[[...]]]
+            ([0x7d, 0x72] + CraftedTorch.le(UInt32.max), "memo index 4294967295"),                                // LONG_BINPUT
+            ([0x7d, 0x70] + Array("99999999999\n".utf8), "memo index 99999999999"),                               // PUT
+            ([0x7d, 0x70] + Array("-1\n".utf8), "bad memo index"),
+            ([0x7d] + [UInt8](repeating: 0x32, count: Limits.pickleValues), "more than \(Limits.pickleValues) values"), // DUP
+            ([UInt8](repeating: 0x28, count: Limits.pickleValues + 1), "more than \(Limits.pickleValues) values"),      // MARK
+        ]
+        for (body, expected) in cases {
+            assertIOError(try StateDict.read(data: checkpoint(body), file: "p.pth"), mentioning: ["p.pth", expected])
+        }
+    }
+}

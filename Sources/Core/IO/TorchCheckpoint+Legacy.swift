@@ -29,6 +29,8 @@ extension TorchCheckpoint {
             guard case .list(let keys) = keyList.value else { throw bad("the storage key list is missing") }
             at = keyList.end
 
+            let counts = try elementCounts(entries, fileBytes: raw.count, file: file)
+
             // Where each storage's elements lie in the file.
             var types: [String: ElementType] = [:]
             for (_, t) in entries { types[t.storage.key] = t.storage.type }
@@ -36,19 +38,24 @@ extension TorchCheckpoint {
             for item in keys.items {
                 guard case .string(let key) = item else { throw bad("a storage key is not a string") }
                 guard let type = types[key] else { throw bad("storage '\(key)' belongs to no tensor") }
-                guard at + 8 <= raw.count else { throw bad("truncated before storage '\(key)'") }
-                let count = Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: Int64.self)))
-                guard count >= 0, count <= (raw.count - at - 8) / type.size else {
+                guard let header = CheckedSize.range(offset: at, count: 8, within: raw.count) else {
+                    throw bad("truncated before storage '\(key)'")
+                }
+                let count = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: Int64.self))
+                guard let bytes = CheckedSize.bytes(elements: Int(count), elementSize: type.size),
+                      let range = CheckedSize.range(offset: header.upperBound, count: bytes, within: raw.count) else {
                     throw bad("storage '\(key)' claims \(count) elements, more than the file holds (truncated?)")
                 }
-                ranges[key] = (at + 8)..<(at + 8 + count * type.size)
-                at += 8 + count * type.size
+                ranges[key] = range
+                at = range.upperBound
             }
-            return try entries.map { name, t in
+            return try entries.enumerated().map { i, entry in
+                let (name, t) = entry
                 guard let range = ranges[t.storage.key] else {
                     throw bad("tensor '\(name)': its storage '\(t.storage.key)' is missing")
                 }
-                return try materialize(t, name: name, file: file, storage: UnsafeRawBufferPointer(rebasing: raw[range]))
+                return try materialize(t, count: counts[i], name: name, file: file,
+                                       storage: UnsafeRawBufferPointer(rebasing: raw[range]))
             }
         }
     }

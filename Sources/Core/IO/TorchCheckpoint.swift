@@ -36,18 +36,34 @@ enum TorchCheckpoint {
         if zip.entries[prefix + "byteorder"] != nil {
             let order = try zip.withBytes(of: prefix + "byteorder") { String(decoding: $0, as: UTF8.self) }
             guard order == "little" else {
-                throw WeightsFileError(file: file, reason: "tensors are stored \(order)-endian; only little-endian is supported",
+                throw WeightsFileError(file: file, reason: order == "big" ? "tensors are stored big-endian; only little-endian is supported"
+                                           : "the byteorder entry is neither 'little' nor 'big'",
                                        hint: "save it again on a little-endian machine (x86, ARM)")
             }
         }
         let root = try zip.withBytes(of: pickleName) { try unpickle($0, from: 0, file: file, part: pickleName).value }
-        return try stateDictEntries(root, file: file).map { name, t in
-            let entry = prefix + "data/" + t.storage.key
-            guard zip.entries[entry] != nil else {
-                throw WeightsFileError(file: file, reason: "tensor '\(name)': its storage '\(entry)' is missing from the archive")
-            }
-            return try zip.withBytes(of: entry) { try materialize(t, name: name, file: file, storage: $0) }
+        let entries = try stateDictEntries(root, file: file)
+        let counts = try elementCounts(entries, fileBytes: data.count, file: file)
+        // Each storage is checked (bounds, CRC-32) once, however many tensors view it.
+        var tensors = [NamedTensor?](repeating: nil, count: entries.count)
+        var viewers: [String: [Int]] = [:], keys: [String] = []
+        for (i, (_, t)) in entries.enumerated() {
+            if viewers[t.storage.key] == nil { keys.append(t.storage.key) }
+            viewers[t.storage.key, default: []].append(i)
         }
+        for key in keys {
+            let entry = prefix + "data/" + key
+            let first = viewers[key]![0]
+            guard zip.entries[entry] != nil else {
+                throw WeightsFileError(file: file, reason: "tensor '\(entries[first].0)': its storage '\(entry)' is missing from the archive")
+            }
+            try zip.withBytes(of: entry) { raw in
+                for i in viewers[key]! {
+                    tensors[i] = try materialize(entries[i].1, count: counts[i], name: entries[i].0, file: file, storage: raw)
+                }
+            }
+        }
+        return tensors.map { $0! }
     }
 
     /// One pickle of the file, with failures turned into errors naming the file.
@@ -79,6 +95,9 @@ enum TorchCheckpoint {
             guard case .string(let key) = k else { throw WeightsFileError(file: file, reason: "a state_dict key is not a string") }
             if case .tensor(let t) = v { result.append((key, t)) } else { others.append(key) }
         }
+        guard result.count <= Limits.tensorsPerFile else {
+            throw WeightsFileError(file: file, reason: "more than \(Limits.tensorsPerFile) tensors, the most a weights file may hold")
+        }
         if others.isEmpty { return result }
         for wrapper in ["state_dict", "model_state_dict", "model"] {
             if let inner = dict.items.first(where: { if case .string(wrapper) = $0.key { return true }; return false }) {
@@ -90,40 +109,53 @@ enum TorchCheckpoint {
                                hint: "save only the weights: torch.save(model.state_dict(), path)")
     }
 
-    /// Copies one tensor out of its storage's bytes `raw`, contiguous, as Float32.
-    static func materialize(_ t: TorchPickle.Tensor, name: String, file: String, storage raw: UnsafeRawBufferPointer) throws -> NamedTensor {
+    /// The element count of each tensor, checked before any storage is read: ranks, sizes and
+    /// counts in range, and all of them together at most `Limits.elementsPerWeightsFileByte`
+    /// per byte of the file (views can repeat a storage: `expand()`, shared storages).
+    static func elementCounts(_ entries: [(String, TorchPickle.Tensor)], fileBytes: Int, file: String) throws -> [Int] {
+        let allowed = max(fileBytes, 1 << 20) * Limits.elementsPerWeightsFileByte
+        var total = 0
+        return try entries.map { name, t in
+            func bad(_ reason: String) -> WeightsFileError { WeightsFileError(file: file, reason: "tensor '\(name)': \(reason)") }
+            guard t.shape.count <= Limits.tensorRank else {
+                throw bad("\(t.shape.count) dimensions; at most \(Limits.tensorRank) are supported")
+            }
+            guard t.shape.allSatisfy({ $0 >= 0 }), t.strides.allSatisfy({ $0 >= 0 }), t.offset >= 0 else {
+                throw bad("negative size, stride or offset (size \(t.shape), stride \(t.strides), offset \(t.offset))")
+            }
+            guard let count = CheckedSize.product(of: t.shape), count <= Limits.parameterElements else {
+                throw bad("size \(t.shape) has more than \(Limits.parameterElements) elements")
+            }
+            guard let sum = CheckedSize.sum(total, count), sum <= allowed else {
+                throw bad("the tensors hold more than \(allowed) elements, \(Limits.elementsPerWeightsFileByte) per byte of the file")
+            }
+            total = sum
+            return count
+        }
+    }
+
+    /// Copies one tensor of `count` elements (from `elementCounts`) out of its storage's bytes
+    /// `raw`, contiguous, as Float32, after checking that the storage fits in `raw` and the view
+    /// in the storage.
+    static func materialize(_ t: TorchPickle.Tensor, count: Int, name: String, file: String,
+                            storage raw: UnsafeRawBufferPointer) throws -> NamedTensor {
         func bad(_ reason: String) -> WeightsFileError {
             WeightsFileError(file: file, reason: "tensor '\(name)': \(reason)")
         }
-        guard t.shape.allSatisfy({ $0 >= 0 }), t.strides.allSatisfy({ $0 >= 0 }), t.offset >= 0 else {
-            throw bad("negative size, stride or offset")
-        }
-        var count = 1
-        for d in t.shape {
-            let (c, overflow) = count.multipliedReportingOverflow(by: d)
-            // Stride-0 views (expand) may be larger than their storage, but not absurdly so.
-            guard !overflow, c <= max(t.storage.count, 1) * 1024 else {
-                throw bad("shape \(t.shape) is far larger than its storage of \(t.storage.count) elements")
-            }
-            count = c
-        }
-        // The last element the view touches must lie inside the storage.
-        let last = t.offset + Swift.zip(t.shape, t.strides).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
-        guard count == 0 || last < t.storage.count else {
-            throw bad("view (offset \(t.offset), strides \(t.strides)) reaches past its storage of \(t.storage.count) elements")
-        }
         let type = t.storage.type
-        guard raw.count >= t.storage.count * type.size else {
-            throw bad("its storage '\(t.storage.key)' has \(raw.count) bytes, expected \(t.storage.count * type.size)")
+        guard let bytes = CheckedSize.bytes(elements: t.storage.count, elementSize: type.size), bytes <= raw.count else {
+            throw bad("its storage '\(t.storage.key)' has \(raw.count) bytes, too few for \(t.storage.count) elements of \(type.size) bytes")
         }
-        let values: [Float]
-        if count == 0 {
-            values = []
-        } else if t.strides == contiguousStrides(t.shape) {
-            values = type.decode(raw, first: t.offset, count: count)
-        } else {
-            values = gather(raw, type: type, offset: t.offset, shape: t.shape, strides: t.strides, count: count)
+        guard count > 0 else { return NamedTensor(name: name, shape: t.shape, values: []) }
+        guard let end = CheckedSize.viewEnd(offset: t.offset, shape: t.shape, strides: t.strides), end <= t.storage.count else {
+            throw bad("the view (offset \(t.offset), size \(t.shape), stride \(t.strides)) reaches past its storage of \(t.storage.count) elements")
         }
+        // A dimension of size 1 takes no step, whatever its stride.
+        let steps = Swift.zip(t.shape, t.strides).filter { $0.0 != 1 }
+        let shape = steps.map(\.0), strides = steps.map(\.1)
+        let values = strides == contiguousStrides(shape)
+            ? type.decode(raw, first: t.offset, count: count)
+            : gather(raw, type: type, offset: t.offset, shape: shape, strides: strides, count: count)
         return NamedTensor(name: name, shape: t.shape, values: values)
     }
 
@@ -133,7 +165,8 @@ enum TorchCheckpoint {
         return strides
     }
 
-    /// Row-major walk over a strided view.
+    /// Row-major walk over a strided view whose every element lies inside `raw`; no dimension
+    /// has size 0 or 1, so stepping one past a dimension's end stays within twice the view's reach.
     private static func gather(_ raw: UnsafeRawBufferPointer, type: ElementType, offset: Int,
                                shape: [Int], strides: [Int], count: Int) -> [Float] {
         var out = [Float](repeating: 0, count: count)

@@ -25,8 +25,6 @@ struct TorchPickle {
         var depth = 1
         var frozen = false
     }
-    static let maximumDepth = 64
-
     indirect enum Value {
         case none, bool(Bool), int(Int), float(Double), string(String), bytes([UInt8])
         case tuple(Tuple), list(List), dict(Dict)
@@ -49,6 +47,8 @@ struct TorchPickle {
     private var stack: [Value] = []
     private var marks: [Int] = []
     private var memo: [Int: Value] = [:]
+    /// Values and marks pushed so far, against `Limits.pickleValues`.
+    private var pushed = 0
 
     /// Reads one pickle from `start` up to its `STOP`: the top value and the offset after `STOP`.
     static func load(_ bytes: UnsafeRawBufferPointer, from start: Int = 0) throws -> (value: Value, end: Int) {
@@ -110,6 +110,17 @@ struct TorchPickle {
 
     // MARK: the stack
 
+    private mutating func push(_ v: Value) throws {
+        try countValue()
+        stack.append(v)
+    }
+    /// Counts one more value (or mark) on the stack against `Limits.pickleValues`.
+    private mutating func countValue() throws {
+        guard pushed < Limits.pickleValues else {
+            throw fail("the pickle builds more than \(Limits.pickleValues) values, more than a state_dict of \(Limits.tensorsPerFile) tensors needs")
+        }
+        pushed += 1
+    }
     private mutating func pop() throws -> Value {
         guard let v = stack.popLast() else { throw fail("pop from an empty stack") }
         return v
@@ -146,59 +157,61 @@ struct TorchPickle {
             case 0x80: _ = try take(1)                                       // PROTO
             case 0x95: _ = try take(8)                                       // FRAME
             case 0x2e: return try pop()                                      // STOP
-            case 0x28: marks.append(stack.count)                             // MARK
+            case 0x28:                                                       // MARK
+                try countValue()
+                marks.append(stack.count)
             case 0x30: _ = try pop()                                         // POP
             case 0x31: _ = try popMark()                                     // POP_MARK
-            case 0x32: stack.append(try top())                               // DUP
-            case 0x4e: stack.append(.none)                                   // NONE
-            case 0x88: stack.append(.bool(true))                             // NEWTRUE
-            case 0x89: stack.append(.bool(false))                            // NEWFALSE
-            case 0x4b: stack.append(.int(try uint(1)))                       // BININT1
-            case 0x4d: stack.append(.int(try uint(2)))                       // BININT2
-            case 0x4a: stack.append(.int(try signed(4)))                     // BININT
-            case 0x8a: stack.append(.int(try signed(try uint(1))))           // LONG1
-            case 0x8b: stack.append(.int(try signed(try uint(4))))           // LONG4
+            case 0x32: try push(try top())                                   // DUP
+            case 0x4e: try push(.none)                                       // NONE
+            case 0x88: try push(.bool(true))                                 // NEWTRUE
+            case 0x89: try push(.bool(false))                                // NEWFALSE
+            case 0x4b: try push(.int(try uint(1)))                           // BININT1
+            case 0x4d: try push(.int(try uint(2)))                           // BININT2
+            case 0x4a: try push(.int(try signed(4)))                         // BININT
+            case 0x8a: try push(.int(try signed(try uint(1))))               // LONG1
+            case 0x8b: try push(.int(try signed(try uint(4))))               // LONG4
             case 0x49, 0x4c:                                                 // INT, LONG (text)
                 var text = try line()
                 if text.hasSuffix("L") { text.removeLast() }
                 switch text {
-                case "00": stack.append(.bool(false))
-                case "01": stack.append(.bool(true))
+                case "00": try push(.bool(false))
+                case "01": try push(.bool(true))
                 default:
                     guard let i = Int(text) else { throw fail("bad integer '\(text)'") }
-                    stack.append(.int(i))
+                    try push(.int(i))
                 }
             case 0x47:                                                       // BINFLOAT (big-endian)
                 var v: UInt64 = 0
                 for b in try take(8) { v = v << 8 | UInt64(b) }
-                stack.append(.float(Double(bitPattern: v)))
+                try push(.float(Double(bitPattern: v)))
             case 0x46:                                                       // FLOAT (text)
                 let text = try line()
                 guard let d = Double(text) else { throw fail("bad float '\(text)'") }
-                stack.append(.float(d))
-            case 0x58: stack.append(.string(try utf8(try uint(4))))          // BINUNICODE
-            case 0x8c: stack.append(.string(try utf8(try uint(1))))          // SHORT_BINUNICODE
-            case 0x8d: stack.append(.string(try utf8(try uint(8))))          // BINUNICODE8
-            case 0x55: stack.append(.string(try utf8(try uint(1))))          // SHORT_BINSTRING
-            case 0x54: stack.append(.string(try utf8(try uint(4))))          // BINSTRING
-            case 0x43: stack.append(.bytes(Array(try take(try uint(1)))))    // SHORT_BINBYTES
-            case 0x42: stack.append(.bytes(Array(try take(try uint(4)))))    // BINBYTES
-            case 0x8e: stack.append(.bytes(Array(try take(try uint(8)))))    // BINBYTES8
-            case 0x96: stack.append(.bytes(Array(try take(try uint(8)))))    // BYTEARRAY8
-            case 0x29: stack.append(try tuple([]))                           // EMPTY_TUPLE
-            case 0x74: stack.append(try tuple(try popMark()))                // TUPLE
-            case 0x85: stack.append(try tuple([try pop()]))                  // TUPLE1
+                try push(.float(d))
+            case 0x58: try push(.string(try utf8(try uint(4))))              // BINUNICODE
+            case 0x8c: try push(.string(try utf8(try uint(1))))              // SHORT_BINUNICODE
+            case 0x8d: try push(.string(try utf8(try uint(8))))              // BINUNICODE8
+            case 0x55: try push(.string(try utf8(try uint(1))))              // SHORT_BINSTRING
+            case 0x54: try push(.string(try utf8(try uint(4))))              // BINSTRING
+            case 0x43: try push(.bytes(Array(try take(try uint(1)))))        // SHORT_BINBYTES
+            case 0x42: try push(.bytes(Array(try take(try uint(4)))))        // BINBYTES
+            case 0x8e: try push(.bytes(Array(try take(try uint(8)))))        // BINBYTES8
+            case 0x96: try push(.bytes(Array(try take(try uint(8)))))        // BYTEARRAY8
+            case 0x29: try push(try tuple([]))                               // EMPTY_TUPLE
+            case 0x74: try push(try tuple(try popMark()))                    // TUPLE
+            case 0x85: try push(try tuple([try pop()]))                      // TUPLE1
             case 0x86:                                                       // TUPLE2
                 let b = try pop(), a = try pop()
-                stack.append(try tuple([a, b]))
+                try push(try tuple([a, b]))
             case 0x87:                                                       // TUPLE3
                 let c = try pop(), b = try pop(), a = try pop()
-                stack.append(try tuple([a, b, c]))
-            case 0x5d, 0x8f: stack.append(.list(List()))                     // EMPTY_LIST, EMPTY_SET
+                try push(try tuple([a, b, c]))
+            case 0x5d, 0x8f: try push(.list(List()))                         // EMPTY_LIST, EMPTY_SET
             case 0x6c, 0x91:                                                 // LIST, FROZENSET
                 let l = List()
                 try append(try popMark(), to: l)
-                stack.append(.list(l))
+                try push(.list(l))
             case 0x61:                                                       // APPEND
                 let v = try pop()
                 guard case .list(let l) = try top() else { throw fail("APPEND to a non-list") }
@@ -207,11 +220,11 @@ struct TorchPickle {
                 let vs = try popMark()
                 guard case .list(let l) = try top() else { throw fail("APPENDS to a non-list") }
                 try append(vs, to: l)
-            case 0x7d: stack.append(.dict(Dict()))                           // EMPTY_DICT
+            case 0x7d: try push(.dict(Dict()))                               // EMPTY_DICT
             case 0x64:                                                       // DICT
                 let d = Dict()
                 try insert(try popMark(), into: d)
-                stack.append(.dict(d))
+                try push(.dict(d))
             case 0x73:                                                       // SETITEM
                 let v = try pop(), k = try pop()
                 guard case .dict(let d) = try top() else { throw fail("SETITEM on a non-dict") }
@@ -223,29 +236,27 @@ struct TorchPickle {
             case 0x67: try get(Int(try line()))                              // GET
             case 0x68: try get(try uint(1))                                  // BINGET
             case 0x6a: try get(try uint(4))                                  // LONG_BINGET
-            case 0x70:                                                       // PUT
-                guard let i = Int(try line()) else { throw fail("bad memo index") }
-                memo[i] = try top()
-            case 0x71: memo[try uint(1)] = try top()                         // BINPUT
-            case 0x72: memo[try uint(4)] = try top()                         // LONG_BINPUT
-            case 0x94: memo[memo.count] = try top()                          // MEMOIZE
+            case 0x70: try put(Int(try line()))                              // PUT
+            case 0x71: try put(try uint(1))                                  // BINPUT
+            case 0x72: try put(try uint(4))                                  // LONG_BINPUT
+            case 0x94: try put(memo.count)                                   // MEMOIZE
             case 0x63:                                                       // GLOBAL
                 let module = try line(), name = try line()
-                stack.append(try global(module, name))
+                try push(try global(module, name))
             case 0x93:                                                       // STACK_GLOBAL
                 guard case .string(let name) = try pop(), case .string(let module) = try pop() else {
                     throw fail("STACK_GLOBAL needs two strings")
                 }
-                stack.append(try global(module, name))
+                try push(try global(module, name))
             case 0x69:                                                       // INST: a class named inline
                 let module = try line(), name = try line()
                 _ = try global(module, name)
                 throw fail("INST is not allowed")
             case 0x51:                                                       // BINPERSID
-                stack.append(try persistent(try pop()))
+                try push(try persistent(try pop()))
             case 0x52:                                                       // REDUCE
                 let args = try pop(), callable = try pop()
-                stack.append(try reduce(callable, args))
+                try push(try reduce(callable, args))
             case 0x62:                                                       // BUILD
                 let state = try pop()
                 switch try top() {
@@ -272,7 +283,16 @@ struct TorchPickle {
 
     private mutating func get(_ index: Int?) throws {
         guard let index, let v = memo[index] else { throw fail("memo entry \(index.map(String.init) ?? "?") is missing") }
-        stack.append(v)
+        try push(v)
+    }
+
+    /// Stores the top of the stack at memo `index`, below `Limits.pickleMemo`.
+    private mutating func put(_ index: Int?) throws {
+        guard let index, index >= 0 else { throw fail("bad memo index") }
+        guard index < Limits.pickleMemo else {
+            throw fail("memo index \(index) is beyond the \(Limits.pickleMemo) entries a weights file may use")
+        }
+        memo[index] = try top()
     }
 
     // MARK: containers
@@ -290,7 +310,7 @@ struct TorchPickle {
     /// The depth of a container holding `items`, checked against the limit.
     private func depth(holding items: [Value]) throws -> Int {
         let d = 1 + items.reduce(0) { max($0, adopt($1)) }
-        guard d <= Self.maximumDepth else { throw fail("values nest more than \(Self.maximumDepth) deep") }
+        guard d <= Limits.pickleDepth else { throw fail("values nest more than \(Limits.pickleDepth) deep") }
         return d
     }
 

@@ -51,7 +51,7 @@ struct ZipArchive {
     }
     /// Whether `count` bytes at `offset` lie inside the file.
     private func inside(_ offset: Int, _ count: Int) -> Bool {
-        offset >= 0 && count >= 0 && offset <= data.count - count
+        CheckedSize.range(offset: offset, count: count, within: data.count) != nil
     }
 
     private mutating func readCentralDirectory() throws {
@@ -77,6 +77,10 @@ struct ZipArchive {
             offset = try u64(record + 48)
         }
         guard inside(offset, size) else { throw fail("the central directory lies outside the file") }
+        // One storage per tensor, beside data.pkl, byteorder, version and a few more.
+        guard count <= Limits.tensorsPerFile + 16 else {
+            throw fail("\(count) entries, more than a checkpoint of \(Limits.tensorsPerFile) tensors has")
+        }
         var p = offset
         for _ in 0..<count {
             guard inside(p, 46), u32(p) == 0x0201_4b50 else { throw fail("bad central directory entry at byte \(p)") }
@@ -124,10 +128,12 @@ struct ZipArchive {
         guard e.compressedSize == e.size else { throw fail("entry '\(name)' is stored with two different sizes") }
         let h = e.localHeaderOffset
         guard inside(h, 30), u32(h) == 0x0403_4b50 else { throw fail("no local header for '\(name)'") }
-        let start = h + 30 + u16(h + 26) + u16(h + 28)
-        guard inside(start, e.size) else { throw fail("entry '\(name)' runs past the end of the file (truncated?)") }
+        guard let start = CheckedSize.sum(h + 30, u16(h + 26) + u16(h + 28)),
+              let range = CheckedSize.range(offset: start, count: e.size, within: data.count) else {
+            throw fail("entry '\(name)' runs past the end of the file (truncated?)")
+        }
         return try data.withUnsafeBytes { raw in
-            let bytes = UnsafeRawBufferPointer(rebasing: raw[start..<(start + e.size)])
+            let bytes = UnsafeRawBufferPointer(rebasing: raw[range])
             guard CRC32.checksum(bytes) == e.crc32 else { throw fail("entry '\(name)' fails its CRC-32 check (corrupted)") }
             return try body(bytes)
         }

@@ -6,6 +6,9 @@
 public enum Limits {
     /// Bytes of a safetensors JSON header (as the reference implementation, 100 MB).
     public static let safeTensorsHeaderBytes = 100 << 20
+    /// JSON values (keys, numbers, strings, lists, objects) in a safetensors header: 20 per
+    /// tensor, as many as an entry of rank 8 has. Checked before the header is parsed.
+    public static let safeTensorsHeaderValues = 20 * tensorsPerFile
     /// Tensors in one weight or model file (torchvision's largest CNNs hold under 2,000).
     public static let tensorsPerFile = 100_000
     /// Dimensions of one tensor.
@@ -14,6 +17,8 @@ public enum Limits {
     public static let pickleDepth = 64
     /// Entries of a pickle's memo.
     public static let pickleMemo = 1_000_000
+    /// Values one pickle may build (a state_dict needs about 30 per tensor).
+    public static let pickleValues = 64 * tensorsPerFile
     /// Pixels of one decoded image (Pillow's `MAX_IMAGE_PIXELS`, 1024 * 1024 * 1024 / 4 / 3);
     /// `--max-image-pixels` raises it.
     public static let defaultImagePixels = 89_478_485
@@ -26,6 +31,10 @@ public enum Limits {
     public static let classes = 100_000
     /// Elements of one parameter tensor (2^31: 8 GB of Float32).
     public static let parameterElements = 1 << 31
+    /// Elements a torch checkpoint's tensors may hold together, per byte of the file (a file
+    /// under 1 MB counts as 1 MB): views can repeat a storage (`expand()`, shared storages),
+    /// so a small file could otherwise ask for gigabytes.
+    public static let elementsPerWeightsFileByte = 4
     /// Samples in one batch.
     public static let batchSize = 65_536
 }
