@@ -109,11 +109,17 @@ final class IOSafeTensorsTests: XCTestCase {
     /// refused before they are parsed.
     func testHeadersWithMillionsOfEntriesOrDeepNestingAreRefusedBeforeParsing() {
         func entries(_ n: Int) -> String { (0..<n).map { #""t\#($0)":{}"# }.joined(separator: ",") }
-        let metadata = (0..<Limits.safeTensorsHeaderValues / 2).map { #""\#($0)":"""# }.joined(separator: ",")
+        func fields(_ n: Int) -> String { (0..<n).map { #""\#($0)":"""# }.joined(separator: ",") }
+        // Entries and fields each within their limit, but too many values in all.
+        let perEntry = Limits.safeTensorsMetadataEntries - 24
+        let values = (0...Limits.safeTensorsHeaderValues / (2 * perEntry)).map { #""t\#($0)":{"# + fields(perEntry) + "}" }
+            .joined(separator: ",")
         let cases: [(String, String)] = [
             ("{" + entries(Limits.tensorsPerFile + 1) + "}", "more than \(Limits.tensorsPerFile) tensors"),  // parsed, then refused
             ("{" + entries(Limits.tensorsPerFile + 2) + "}", "more than \(Limits.tensorsPerFile) tensors"),  // refused unparsed
-            (#"{"__metadata__":{"# + metadata + "}}", "more than \(Limits.safeTensorsHeaderValues) JSON values"),
+            (#"{"__metadata__":{"# + fields(Limits.safeTensorsMetadataEntries + 1) + "}}", "more than \(Limits.safeTensorsMetadataEntries) fields"),
+            (#"{"w":{"# + fields(Limits.safeTensorsMetadataEntries + 1) + "}}", "more than \(Limits.safeTensorsMetadataEntries) fields"),
+            ("{" + values + "}", "more than \(Limits.safeTensorsHeaderValues) JSON values"),
             (#"{"w":{"dtype":"F32","shape":[[4]],"data_offsets":[0,16]}}"#, "nests deeper"),
             ("{" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}", "nests deeper"),
             (#"{"w":{}}]]]]{{{{"#, "not valid JSON"),
@@ -171,6 +177,9 @@ final class IOSafeTensorsTests: XCTestCase {
         assertIOError(try SafeTensorsFile(contentsOf: dir.appendingPathComponent("none.safetensors")),
                      mentioning: ["none.safetensors", "no such file"])
         assertIOError(try SafeTensorsFile(contentsOf: dir), mentioning: ["folder"])
+        let pipe = dir.appendingPathComponent("pipe.safetensors")
+        XCTAssertEqual(mkfifo(pipe.path, 0o600), 0)
+        assertIOError(try StateDict.load(contentsOf: pipe), mentioning: ["pipe.safetensors", "not a regular file"])
         let empty = dir.appendingPathComponent("empty.safetensors")
         XCTAssertTrue(FileManager.default.createFile(atPath: empty.path, contents: Data()))
         assertIOError(try SafeTensorsFile(contentsOf: empty), mentioning: ["empty.safetensors", "empty"])

@@ -9,6 +9,8 @@ public enum Limits {
     /// JSON values (keys, numbers, strings, lists, objects) in a safetensors header: 20 per
     /// tensor, as many as an entry of rank 8 has. Checked before the header is parsed.
     public static let safeTensorsHeaderValues = 20 * tensorsPerFile
+    /// Entries of a safetensors file's `__metadata__` map (and fields of any header entry).
+    public static let safeTensorsMetadataEntries = 1024
     /// Tensors in one weight or model file (torchvision's largest CNNs hold under 2,000).
     public static let tensorsPerFile = 100_000
     /// Dimensions of one tensor.
