@@ -208,6 +208,12 @@ final class IOTorchCheckpointHostileTests: XCTestCase {
         for (zip64, expected) in cases {
             assertIOError(try read(storage: .init("archive/data/0", four, zip64: zip64)), mentioning: ["z.pth", expected])
         }
+        // Many storages over the same bytes would each be checked over all of them.
+        let storage = CraftedTorch.Entry("archive/data/0", [UInt8](repeating: 0, count: 4000))
+        let at = UInt64(30 + "archive/data.pkl".utf8.count + pickle.count)
+        let copies = (1...2).map { CraftedTorch.Entry("archive/data/\($0)", [], zip64: (4000, at)) }
+        assertIOError(try StateDict.read(data: CraftedTorch.zip([.init("archive/data.pkl", pickle), storage] + copies), file: "z.pth"),
+                      mentioning: ["z.pth", "overlapping entries"])
         // The end record's directory offset and size, and an entry count no checkpoint has.
         var data = CraftedTorch.zip([.init("archive/data.pkl", pickle), .init("archive/data/0", four)])
         let end = data.count - 22

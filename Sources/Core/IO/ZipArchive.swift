@@ -82,6 +82,9 @@ struct ZipArchive {
             throw fail("\(count) entries, more than a checkpoint of \(Limits.tensorsPerFile) tensors has")
         }
         var p = offset
+        // Stored entries cannot hold more bytes together than the file: more means entries that
+        // overlap, which would have every one of them checked (CRC-32) over the same bytes.
+        var stored = 0
         for _ in 0..<count {
             guard inside(p, 46), u32(p) == 0x0201_4b50 else { throw fail("bad central directory entry at byte \(p)") }
             let nameLength = u16(p + 28), extraLength = u16(p + 30), commentLength = u16(p + 32)
@@ -91,6 +94,11 @@ struct ZipArchive {
                               compressedSize: u32(p + 20), size: u32(p + 24), localHeaderOffset: u32(p + 42))
             try readZip64Extra(at: p + 46 + nameLength, length: extraLength, into: &entry)
             guard entries[name] == nil else { throw fail("entry '\(name)' appears twice") }
+            guard entry.compressedSize <= n else { throw fail("entry '\(name)' runs past the end of the file (truncated?)") }
+            guard let total = CheckedSize.sum(stored, entry.compressedSize), total <= n else {
+                throw fail("the entries hold more bytes together than the file has (overlapping entries)")
+            }
+            stored = total
             entries[name] = entry
             names.append(name)
             p += 46 + nameLength + extraLength + commentLength
