@@ -5,7 +5,8 @@ import Foundation
 /// storages `<prefix>/data/<key>`, raw little-endian elements (`<prefix>/byteorder`).
 ///
 /// The pickle goes through `TorchPickle`, which accepts only what a state_dict needs. A
-/// tensor that is a view (storage offset, strides) is copied out contiguous. A checkpoint
+/// tensor that is a view (storage offset, strides) is copied out contiguous, once its sizes
+/// and its reach inside the storage are checked (`CheckedSize`, `Limits`). A checkpoint
 /// dictionary that wraps the weights under `state_dict`, `model_state_dict` or `model` is
 /// unwrapped.
 enum TorchCheckpoint {

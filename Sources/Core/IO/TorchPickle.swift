@@ -5,7 +5,8 @@
 /// parameter rebuild functions, the storage types); any other global (`posix.system`,
 /// `builtins.eval`, ...) stops reading with an error naming it, before any later opcode runs.
 /// `REDUCE` on an allowed function records the tensor it describes; object-creating opcodes
-/// (`INST`, `OBJ`, `NEWOBJ`, extension codes, out-of-band buffers) are refused.
+/// (`INST`, `OBJ`, `NEWOBJ`, extension codes, out-of-band buffers) are refused. What a pickle
+/// may build is bounded by `Limits`: nesting depth, memo indexes, and values pushed in all.
 /// Reference: CPython's Lib/pickletools.py (opcode table) and torch/serialization.py.
 struct TorchPickle {
     /// Containers remember how deeply they nest, so a pickle cannot build values too deep to
