@@ -90,6 +90,7 @@ final class PluginHostileTests: CLITestCase {
         try compileC("nan_mean.so", source: plugin(name: "nan-mean", mean: "{NAN, 0.5f, 0.5f}"))
         try compileC("escape_name.so", source: plugin(name: "evil\\x1b[31mred"))
         try compileC("escape_layer.so", source: plugin(name: "escape-layer", layer: "\"conv\\x1b]0;owned\\x07\""))
+        try compileExample("named\u{1B}[2J.so", defines: ["TINY_NAME=\"tiny-escaped-file\""])
 
         let r = try runBounded(["backbones", "--plugin-dir", dir.path])
         assertListsGoodOnes(r)
@@ -104,7 +105,8 @@ final class PluginHostileTests: CLITestCase {
         XCTAssertTrue(reason("nan_mean.so").contains("mean [nan, 0.5, 0.5] must be finite"), reason("nan_mean.so"))
         XCTAssertTrue(reason("escape_name.so").contains("name 'evil\\u{1B}[31mred' holds the control character U+1B"), reason("escape_name.so"))
         XCTAssertTrue(reason("escape_layer.so").contains("layer name 'conv\\u{1B}]0;owned\\u{7}'"), reason("escape_layer.so"))
-        XCTAssertEqual(r.stderr.split(separator: "\n").count, 10, r.stderr)
+        XCTAssertTrue(r.stderr.contains("named\\u{1B}[2J.so: the file name holds a control character"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 11, r.stderr)
         XCTAssertFalse((r.stdout + r.stderr).unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "a control character reached the terminal")
     }
 

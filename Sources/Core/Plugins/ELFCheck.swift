@@ -71,7 +71,7 @@ enum ELFCheck {
             let start = try offset(field(headers, base + 8, as: UInt64.self), "segment \(i) offset")
             let length = try offset(field(headers, base + 32, as: UInt64.self), "segment \(i) size")
             guard let end = CheckedSize.sum(start, length), end <= size else {
-                throw PluginError.truncated(reason: "segment \(i) ends at byte \(CheckedSize.sum(start, length).map(String.init) ?? "beyond 2^63"), past the end of the file (\(size) bytes)")
+                throw PluginError.truncated(reason: "segment \(i) (\(length) bytes at offset \(start)) reaches past the end of the file (\(size) bytes)")
             }
         }
         guard loads > 0 else { throw PluginError.truncated(reason: "no loadable segment") }
