@@ -13,7 +13,7 @@ SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # libFuzzer targets with AddressSanitizer (Fuzz/, a package of its own): each runs FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS = -c release --package-path Fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -enable-testing -Xlinker --no-gc-sections
+FUZZ_FLAGS = -c release --package-path Fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -enable-testing --disable-dead-strip
 
 .PHONY: deps build test fuzz demo clean
 
