@@ -57,8 +57,9 @@ struct FolderWalk {
     private mutating func enter(_ path: String, _ status: stat) -> Bool {
         let identity = FileIdentity(status)
         if let first = seen[identity] {
-            let what = RegularFile.isFolder(status) ? "folder" : "file"
-            warn("\(path): skipped, the same \(what) as \(first) (a symlink loop or a second link to it)")
+            warn(RegularFile.isFolder(status)
+                 ? "\(path): skipped, the same folder as \(first) (a symlink loop or a second link to it)"
+                 : "\(path): skipped, the same file as \(first) (a second link to it)")
             return false
         }
         seen[identity] = path

@@ -36,16 +36,16 @@ enum RegularFile {
     /// True for a folder.
     static func isFolder(_ status: stat) -> Bool { status.st_mode & S_IFMT == S_IFDIR }
 
-    /// What a file that is not a regular file is, for a message: "a FIFO", "a folder", ...
+    /// What a file that is not a regular file is, for a message: "a named pipe", "a folder", ...
     static func kind(_ status: stat) -> String {
         switch status.st_mode & S_IFMT {
         case S_IFREG: return "a regular file"
         case S_IFDIR: return "a folder"
-        case S_IFIFO: return "a FIFO (named pipe)"
+        case S_IFIFO: return "a named pipe"
         case S_IFSOCK: return "a socket"
         case S_IFCHR: return "a character device"
         case S_IFBLK: return "a block device"
-        default: return "not a regular file"
+        default: return "a special file"
         }
     }
 
@@ -85,6 +85,6 @@ enum RegularFile {
     }
 
     static func notRegular(_ path: String, _ status: stat) -> DataError {
-        .unreadable(path: path, reason: "\(kind(status)), not a regular file")
+        .unreadable(path: path, reason: "it is \(kind(status)), not a regular file")
     }
 }
