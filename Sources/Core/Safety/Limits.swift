@@ -17,6 +17,13 @@ public enum Limits {
     /// Pixels of one decoded image (Pillow's `MAX_IMAGE_PIXELS`, 1024 * 1024 * 1024 / 4 / 3);
     /// `--max-image-pixels` raises it.
     public static let defaultImagePixels = 89_478_485
+    /// The most `--max-image-pixels` may raise the pixel limit to (2^30: 4 GB decoded as CMYK).
+    public static let maxImagePixels = 1 << 30
+    /// Bytes of one image file, read whole before decoding.
+    public static let imageFileBytes = 1 << 30
+    /// Bytes of a manifest file (millions of `path label` lines), and of one of its lines.
+    public static let manifestBytes = 256 << 20
+    public static let manifestLineBytes = 64 << 10
     /// Side length of a network input (`--input-size`, a model file's `input_size` and
     /// `eval_resize`, a backbone's declared sizes).
     public static let imageSide = 2048
