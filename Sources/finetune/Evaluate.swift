@@ -11,6 +11,7 @@ struct Evaluate: ParsableCommand {
         """)
 
     @OptionGroup var plugins: PluginOptions
+    @OptionGroup var imageOptions: ImageOptions
 
     @Option(help: "The model file.")
     var model: String
@@ -26,7 +27,8 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let url = URL(fileURLWithPath: model)
-        let classifier = try ImageClassifier(contentsOf: url, catalog: plugins.catalog(), batchSize: batchSize)
+        let classifier = try ImageClassifier(contentsOf: url, catalog: plugins.catalog(), batchSize: batchSize,
+                                             maxImagePixels: imageOptions.maxImagePixels)
         let eval = try ModelEvaluation.run(classifier: classifier, data: data, batchSize: batchSize)
         if json {
             let encoder = JSONEncoder()

@@ -12,6 +12,7 @@ struct Predict: ParsableCommand {
         """)
 
     @OptionGroup var plugins: PluginOptions
+    @OptionGroup var imageOptions: ImageOptions
 
     @Option(help: "The model file (from `finetune train` or `finetune import`).")
     var model: String
@@ -31,7 +32,8 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        let classifier = try ImageClassifier(contentsOf: URL(fileURLWithPath: model), catalog: plugins.catalog())
+        let classifier = try ImageClassifier(contentsOf: URL(fileURLWithPath: model), catalog: plugins.catalog(),
+                                             maxImagePixels: imageOptions.maxImagePixels)
         let paths = try images.flatMap(imageFiles)
         var failures = 0
         let encoder = JSONEncoder()
@@ -60,11 +62,8 @@ func imageFiles(_ path: String) throws -> [String] {
         throw ValidationError("\(path) does not exist")
     }
     guard isDir.boolValue else { return [path] }
-    let files = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? [])
-        .filter { ImageDataset.imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
-        .filter { !$0.split(separator: "/").contains { $0.hasPrefix(".") } }
-        .sorted()
-        .map { (path as NSString).appendingPathComponent($0) }
+    // Only regular files, each once; FIFOs, symlink loops and second links are skipped with a warning.
+    let files = try ImageDataset.imageFiles(under: path, warn: { printError("warning: \($0)") })
     guard !files.isEmpty else { throw ValidationError("\(path) holds no JPEG or PNG images") }
     return files
 }

@@ -26,6 +26,7 @@ struct Train: ParsableCommand {
         """)
 
     @OptionGroup var plugins: PluginOptions
+    @OptionGroup var imageOptions: ImageOptions
 
     @Option(help: "The backbone, as `finetune backbones` lists it.") var backbone: String?
     @Option(help: "The labelled images (see above).") var data: String?
@@ -96,6 +97,7 @@ struct Train: ParsableCommand {
         o.patience = patience; o.seed = seed; o.threads = threads; o.workers = workers; o.cacheFeatures = cacheFeatures
         o.standardizeCachedFeatures = standardizeFeatures
         o.horizontalFlip = hflip; o.verticalFlip = vflip; o.rotation = rotation; o.shear = shear; o.colorJitter = colorJitter
+        o.maxImagePixels = imageOptions.maxImagePixels
         return o
     }
 

@@ -171,12 +171,71 @@ enum DataFixtures {
     }
 }
 
+extension DataFixtures {
+    /// `png` (the bytes of a PNG file) with its header claiming `width` x `height` pixels, the
+    /// header's CRC recomputed so libpng reads the claim: a decompression bomb of a few bytes.
+    static func claiming(width: UInt32, height: UInt32, png: [UInt8]) -> [UInt8] {
+        var bytes = png
+        // Signature (8), IHDR length (4), "IHDR" (4), then width and height, big-endian.
+        bytes[16..<24] = ArraySlice(withUnsafeBytes(of: width.bigEndian, Array.init) + withUnsafeBytes(of: height.bigEndian, Array.init))
+        let crc = crc32(bytes[12..<29])
+        bytes[29..<33] = ArraySlice(withUnsafeBytes(of: crc.bigEndian, Array.init))
+        return bytes
+    }
+
+    /// The CRC-32 of PNG chunks (ISO 3309, as zlib's crc32).
+    static func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        return ~crc
+    }
+}
+
+/// The outcome of work run with a time limit.
+final class TimedResult<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Result<T, Error>?
+    fileprivate func set(_ result: Result<T, Error>) { lock.lock(); value = result; lock.unlock() }
+    var result: Result<T, Error>? { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+extension XCTestCase {
+    /// Runs `work` on a thread of its own and fails the test when it has not finished within
+    /// `seconds`, so a hang (a FIFO opened for reading, a walk around a symlink loop) fails the
+    /// test instead of stopping the test run. Returns the result, or nil after the time limit.
+    func finishing<T>(within seconds: Double = 10, _ what: String, file: StaticString = #filePath, line: UInt = #line,
+                      _ work: @escaping () throws -> T) -> Result<T, Error>? {
+        let outcome = TimedResult<T>()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            outcome.set(Result { try work() })
+            done.signal()
+        }
+        thread.start()
+        guard done.wait(timeout: .now() + seconds) == .success else {
+            XCTFail("\(what) did not finish within \(seconds) s (a hang)", file: file, line: line)
+            return nil
+        }
+        return outcome.result
+    }
+}
+
 /// Checks the fixture writers themselves, so a broken fixture is not mistaken for a decoder bug.
 final class DataFixtureTests: XCTestCase {
     func testJPEGWriterProducesAJPEG() {
         let bytes = DataFixtures.jpeg(DataFixtures.pattern(width: 16, height: 8))
         XCTAssertEqual(Array(bytes.prefix(3)), [0xFF, 0xD8, 0xFF])
         XCTAssertEqual(Array(bytes.suffix(2)), [0xFF, 0xD9])
+    }
+
+    func testPNGHeaderClaimKeepsAValidCRC() throws {
+        let png = try ImageEncoder.png(Image(width: 3, height: 2, channels: 1, filledWith: 5))
+        XCTAssertEqual(DataFixtures.crc32(ArraySlice(png[12..<29])), png[29..<33].reduce(0) { $0 << 8 | UInt32($1) })
+        let claim = DataFixtures.claiming(width: 70000, height: 9, png: png)
+        XCTAssertEqual(try ImageDecoder().info(claim, path: "claim.png").width, 70000)
     }
 
     func testPNGWriterProducesAPNG() throws {

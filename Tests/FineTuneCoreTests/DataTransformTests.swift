@@ -127,6 +127,37 @@ final class DataTransformTests: XCTestCase {
         XCTAssertEqual(out, Normalize.imagenet(image))
     }
 
+    func testAWindowOfAResizeIsExactlyThatCropOfTheWholeResize() {
+        // What lets evaluation resize a 65500x1 image: any window, computed alone, equals the
+        // same crop of the whole result, upscaling or downscaling, with or without a source box.
+        var random = SeededRandom(seed: 7)
+        for trial in 0..<300 {
+            let channels = trial % 2 == 0 ? 3 : 1
+            let image = DataFixtures.pattern(width: random.integer(1, 40), height: random.integer(1, 40), channels: channels)
+            let bx = random.integer(0, image.width - 1), by = random.integer(0, image.height - 1)
+            let box = Image.Box(x: bx, y: by, width: random.integer(1, image.width - bx), height: random.integer(1, image.height - by))
+            let w = random.integer(1, 60), h = random.integer(1, 60)
+            let wx = random.integer(0, w - 1), wy = random.integer(0, h - 1)
+            let window = Image.Box(x: wx, y: wy, width: random.integer(1, w - wx), height: random.integer(1, h - wy))
+            XCTAssertEqual(image.resized(width: w, height: h, from: box, window: window),
+                           image.resized(width: w, height: h, from: box).cropped(x: wx, y: wy, width: window.width, height: window.height),
+                           "\(image.width)x\(image.height) box \(box) -> \(w)x\(h) window \(window)")
+        }
+    }
+
+    func testEvaluationIsResizeThenCenterCropBitForBit() throws {
+        // EvalTransform resizes only the crop's window; the result is torchvision's Resize then
+        // CenterCrop, also when the crop is larger than the resize (zero padding) on either side.
+        for (width, height, resize, crop) in [(29, 21, 12, 10), (21, 29, 16, 16), (200, 3, 12, 8), (3, 200, 12, 8),
+                                              (29, 21, 8, 12), (40, 9, 6, 10), (17, 17, 17, 17)] {
+            let image = DataFixtures.pattern(width: width, height: height)
+            var transform = EvalTransform(resize: resize, crop: crop)
+            transform.dctScaling = false
+            XCTAssertEqual(try transform.image(ImageEncoder.png(image), path: "p.png", decoder: ImageDecoder()),
+                           CenterCrop(size: crop).apply(Resize(size: resize).apply(image)), "\(width)x\(height) \(resize) \(crop)")
+        }
+    }
+
     func testAugmentationIsDeterministicPerSeedEpochAndSample() throws {
         let bytes = try ImageEncoder.jpeg(DataFixtures.gradient(width: 120, height: 90), quality: 90)
         let transform = TrainTransform(

@@ -14,12 +14,17 @@ public final class ImageClassifier {
     public let file: ModelFile
     let executor: Executor
     let transform: EvalTransform
-    let decoder = ImageDecoder()
+    let decoder: ImageDecoder
     /// Images per forward pass.
     public let batchSize: Int
 
     /// Loads a model file; its backbone plugin is looked up in `catalog` (default search path).
-    public init(contentsOf url: URL, catalog: PluginCatalog = PluginCatalog(), batchSize: Int = 8) throws {
+    /// - Parameter maxImagePixels: larger images are refused before decoding (`--max-image-pixels`,
+    ///   checked by `ImageDecoder.checkMaxPixels`).
+    public init(contentsOf url: URL, catalog: PluginCatalog = PluginCatalog(), batchSize: Int = 8,
+                maxImagePixels: Int = Limits.defaultImagePixels) throws {
+        try ImageDecoder.checkMaxPixels(maxImagePixels)
+        decoder = ImageDecoder(maxPixels: maxImagePixels)
         let (file, backbone) = try ModelFile.load(contentsOf: url, catalog: catalog)
         let (graph, weights) = try file.graphAndWeights(backbone: backbone, file: url.path)
         let model = Model(graph: graph)
@@ -51,7 +56,7 @@ public final class ImageClassifier {
             input.withUnsafeMutableBufferPointer { buffer in
                 for path in chunk {
                     do {
-                        let bytes = try readImageFile(path)
+                        let bytes = try ImageDecoder.read(path)
                         try transform.process(bytes, path: path, decoder: decoder, random: &random,
                                               into: buffer.baseAddress! + good * sample)
                         decoded.append((path, nil))
@@ -105,12 +110,4 @@ public struct Classification: Codable, Sendable {
         top = probabilities.enumerated().sorted { $0.element > $1.element }.prefix(max(1, topK))
             .map { Prediction(class: classes[$0.offset], probability: $0.element) }
     }
-}
-
-/// The bytes of an image file, or an error naming it.
-func readImageFile(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw DataError.unreadable(path: path, reason: "cannot read the file")
-    }
-    return [UInt8](data)
 }

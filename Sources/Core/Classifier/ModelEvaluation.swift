@@ -32,7 +32,8 @@ public struct ModelEvaluation {
         // Labelled by the model's class order; a folder the model does not know is an error naming it.
         let dataset = try ImageDataset.folder(root, classes: classifier.classes)
         let loader = DataLoader(dataset: dataset, transform: classifier.transform,
-                                options: .init(batchSize: classifier.batchSize, shuffle: false))
+                                options: .init(batchSize: classifier.batchSize, shuffle: false,
+                                               maxPixels: classifier.decoder.maxPixels))
         let eval = Evaluation.run(classifier.executor, loader: loader, classes: classifier.classes)
         let c = eval.confusion
         let report = Report(

@@ -21,10 +21,21 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case unknownLabel(label: String, source: String, known: [String])
     /// A manifest line that is not `path label`.
     case badManifestLine(path: String, line: Int, text: String)
+    /// A manifest line that is `path label` but cannot be taken as it is (too long, not text,
+    /// control characters, the same file listed again with another label).
+    case badManifestEntry(path: String, line: Int, reason: String)
+    /// A class name that cannot be used (control characters, listed twice, too many classes).
+    case badClassName(source: String, name: String, reason: String)
     /// An option outside its range.
     case invalidOption(String)
 
+    /// The message, with control characters (from file names, manifest text) shown escaped so
+    /// they never reach a terminal as control sequences.
     public var description: String {
+        DataError.escapingControlCharacters(message)
+    }
+
+    private var message: String {
         switch self {
         case let .unreadable(path, reason):
             return "\(path): cannot read the file (\(reason))"
@@ -46,8 +57,33 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
                 + known.joined(separator: ", ") + ")"
         case let .badManifestLine(path, line, text):
             return "\(path):\(line): expected 'path label' (comma or space separated), got '\(text)'"
+        case let .badManifestEntry(path, line, reason):
+            return "\(path):\(line): \(reason)"
+        case let .badClassName(source, name, reason):
+            return "\(source): cannot use '\(name)' as a class name: \(reason)"
         case let .invalidOption(message):
             return message
         }
+    }
+}
+
+extension DataError {
+    /// `text` with every control character (C0, DEL, C1) written as `\u{XX}`.
+    static func escapingControlCharacters(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) {
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// True for a control character (general category Cc).
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.generalCategory == .control
     }
 }

@@ -3,7 +3,8 @@
 // Dataset+Manifest.swift.
 //
 // Layout conventions are torchvision's ImageFolder: one sub-folder per class, classes sorted by
-// name, label = index in that order, images found recursively. Only .jpg, .jpeg and .png files
+// name, label = index in that order, images found recursively (FolderWalk: links followed, loops
+// and second paths to a file skipped, only regular files taken). Only .jpg, .jpeg and .png files
 // (any case) are taken; names starting with "." (files or folders) are ignored.
 
 import Foundation
@@ -46,33 +47,67 @@ public struct ImageDataset: Sendable, Equatable {
     public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
 
     /// The ImageFolder tree `root/<class>/...`.
-    /// - Parameter classes: the class list to label with (a validation tree uses training's);
-    ///   `nil` takes the tree's own sorted folder names. A folder not in `classes` is an error.
-    public static func folder(_ root: String, classes: [String]? = nil) throws -> ImageDataset {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw DataError.missingFolder(path: root)
+    /// - Parameters:
+    ///   - classes: the class list to label with (a validation tree uses training's); `nil` takes
+    ///     the tree's own sorted folder names. A folder not in `classes` is an error.
+    ///   - warn: receives one line per entry skipped (not a regular file, a symlink loop, a
+    ///     second path to a file already listed); stderr by default.
+    public static func folder(_ root: String, classes: [String]? = nil,
+                              warn: @escaping (String) -> Void = DataLoader.printWarning) throws -> ImageDataset {
+        guard let status = try? RegularFile.status(root) else { throw DataError.missingFolder(path: root) }
+        guard RegularFile.isFolder(status) else {
+            throw DataError.unreadable(path: root, reason: "it is \(RegularFile.kind(status)), not a folder")
         }
-        let folders = try visibleEntries(root).filter { isFolder(join(root, $0)) }.sorted(by: codePointOrder)
+        var walk = FolderWalk(warn: warn)
+        let folders = try walk.subfolders(of: root)
         guard !folders.isEmpty else { throw DataError.noClasses(path: root) }
-        let names = classes ?? folders
+        let folderNames = folders.map { ($0 as NSString).lastPathComponent }
+        let names = classes ?? folderNames
+        try checkClassNames(names, source: root)
         var samples: [Sample] = []
-        for folder in folders {
-            guard let label = names.firstIndex(of: folder) else {
-                throw DataError.unknownLabel(label: folder, source: join(root, folder), known: names)
+        for (folder, name) in zip(folders, folderNames) {
+            guard let label = names.firstIndex(of: name) else {
+                throw DataError.unknownLabel(label: name, source: folder, known: names)
             }
-            let files = try imageFiles(under: join(root, folder))
-            guard !files.isEmpty else { throw DataError.emptyClass(path: join(root, folder)) }
+            let files = try walk.imageFiles(under: folder)
+            guard !files.isEmpty else { throw DataError.emptyClass(path: folder) }
             samples += files.map { Sample(path: $0, label: Int32(label)) }
         }
         return ImageDataset(classes: names, samples: samples, root: root)
     }
 
+    /// The image files below `folder`, recursively, sorted, each regular file once (see
+    /// `FolderWalk`); what is skipped is reported to `warn`.
+    public static func imageFiles(under folder: String,
+                                  warn: @escaping (String) -> Void = DataLoader.printWarning) throws -> [String] {
+        var walk = FolderWalk(warn: warn)
+        return try walk.imageFiles(under: folder)
+    }
+
+    /// Refuses class names a person could not tell apart or that would reach a terminal as
+    /// control sequences, and more classes than `Limits.classes`.
+    static func checkClassNames(_ names: [String], source: String) throws {
+        guard names.count <= Limits.classes else {
+            throw DataError.badClassName(source: source, name: names[Limits.classes],
+                                         reason: "there are \(names.count) classes, over the limit of \(Limits.classes)")
+        }
+        var seen: Set<String> = []
+        for name in names {
+            if name.unicodeScalars.contains(where: DataError.isControl) {
+                throw DataError.badClassName(source: source, name: name, reason: "it contains control characters; rename it")
+            }
+            if !seen.insert(name).inserted {
+                throw DataError.badClassName(source: source, name: name, reason: "it is listed twice")
+            }
+        }
+    }
+
     /// The pair of trees `root/train/<class>/...` and `root/val/<class>/...`; validation uses
     /// training's classes, and a validation class that training lacks is an error.
-    public static func trainValidation(_ root: String) throws -> (train: ImageDataset, validation: ImageDataset) {
-        let train = try folder(join(root, "train"))
-        let validation = try folder(join(root, "val"), classes: train.classes)
+    public static func trainValidation(_ root: String, warn: @escaping (String) -> Void = DataLoader.printWarning)
+        throws -> (train: ImageDataset, validation: ImageDataset) {
+        let train = try folder(join(root, "train"), warn: warn)
+        let validation = try folder(join(root, "val"), classes: train.classes, warn: warn)
         return (train, validation)
     }
 
@@ -103,34 +138,6 @@ public struct ImageDataset: Sendable, Equatable {
     func relativePath(_ path: String) -> String {
         let prefix = root.hasSuffix("/") ? root : root + "/"
         return !root.isEmpty && path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
-    }
-
-    /// Image files below `folder`, recursively, sorted; hidden entries skipped.
-    static func imageFiles(under folder: String, depth: Int = 0) throws -> [String] {
-        guard depth < 32 else { return [] }   // a symlink loop
-        var files: [String] = []
-        for name in try visibleEntries(folder).sorted(by: codePointOrder) {
-            let path = join(folder, name)
-            if isFolder(path) {
-                files += try imageFiles(under: path, depth: depth + 1)
-            } else if imageExtensions.contains((name as NSString).pathExtension.lowercased()) {
-                files.append(path)
-            }
-        }
-        return files
-    }
-
-    private static func visibleEntries(_ folder: String) throws -> [String] {
-        do {
-            return try FileManager.default.contentsOfDirectory(atPath: folder).filter { !$0.hasPrefix(".") }
-        } catch {
-            throw DataError.unreadable(path: folder, reason: "cannot list the folder")
-        }
-    }
-
-    private static func isFolder(_ path: String) -> Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 
     static func join(_ folder: String, _ name: String) -> String {

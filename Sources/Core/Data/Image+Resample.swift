@@ -10,6 +10,12 @@
 // A crop box is handled as torchvision does (crop, then resize): the filter never reads outside
 // the box.
 //
+// A window of the result can be computed alone: each output sample's filter depends only on its
+// own position, so computing the window is exactly cropping the whole result, without building
+// it. Resize-then-crop (the evaluation pipeline) costs the crop, whatever the image's aspect
+// ratio: a 65500x1 image resized to a 256 shorter side is 16768000x256, of which a 224x224
+// window is made. Memory: the window, plus the horizontal pass over the source rows the
+// window's vertical filter reads (at most the box's height), window wide.
 // Layout: source and result are (H, W, C) interleaved UInt8.
 
 extension Image {
@@ -25,37 +31,39 @@ extension Image {
     static let resamplePrecisionBits: Int32 = 22
 
     /// Resizes the `box` part of the image (the whole image by default) to `width` x `height`
-    /// with antialiased bilinear filtering, identical to PIL's `crop(box).resize((w, h), BILINEAR)`.
-    public func resized(width outWidth: Int, height outHeight: Int, from box: Box? = nil) -> Image {
+    /// with antialiased bilinear filtering, identical to PIL's `crop(box).resize((w, h), BILINEAR)`,
+    /// and returns the `window` part of that result (all of it by default), computing nothing else.
+    public func resized(width outWidth: Int, height outHeight: Int, from box: Box? = nil, window: Box? = nil) -> Image {
         let box = box ?? Box(x: 0, y: 0, width: width, height: height)
+        let window = window ?? Box(x: 0, y: 0, width: outWidth, height: outHeight)
         precondition(outWidth > 0 && outHeight > 0, "resize to an empty size \(outWidth)x\(outHeight)")
         precondition(box.x >= 0 && box.y >= 0 && box.width > 0 && box.height > 0
                      && box.x + box.width <= width && box.y + box.height <= height,
                      "resize box \(box) outside a \(width)x\(height) image")
+        precondition(window.x >= 0 && window.y >= 0 && window.width > 0 && window.height > 0
+                     && window.x + window.width <= outWidth && window.y + window.height <= outHeight,
+                     "resize window \(window) outside a \(outWidth)x\(outHeight) result")
         let needHorizontal = outWidth != box.width
         let needVertical = outHeight != box.height
         if !needHorizontal && !needVertical {
-            return cropped(x: box.x, y: box.y, width: box.width, height: box.height)
+            return cropped(x: box.x + window.x, y: box.y + window.y, width: window.width, height: window.height)
         }
-        let vertical = ResampleCoefficients(inSize: box.height, outSize: outHeight)
+        let vertical = ResampleCoefficients(inSize: box.height, outSize: outHeight, outputs: window.y..<(window.y + window.height))
         guard needHorizontal else {
-            return verticalPass(vertical, rowOffset: box.y, columnOffset: box.x, width: box.width, outHeight: outHeight)
+            return verticalPass(vertical, rowOffset: box.y, columnOffset: box.x + window.x, width: window.width)
         }
         // Horizontal pass first, over only the rows the vertical pass will read (box-local).
-        let rowStart = needVertical ? vertical.bounds[0] : 0
-        let rowEnd = needVertical
-            ? vertical.bounds[2 * (outHeight - 1)] + vertical.bounds[2 * (outHeight - 1) + 1]
-            : box.height
-        let horizontal = ResampleCoefficients(inSize: box.width, outSize: outWidth)
-        let rows = horizontalPass(horizontal, box: Box(x: box.x, y: box.y + rowStart, width: box.width,
-                                                      height: rowEnd - rowStart))
-        guard needVertical else { return rows }
-        return rows.verticalPass(vertical, rowOffset: -rowStart, columnOffset: 0, width: outWidth, outHeight: outHeight)
+        let rows = needVertical ? vertical.inputRange : window.y..<(window.y + window.height)
+        let horizontal = ResampleCoefficients(inSize: box.width, outSize: outWidth, outputs: window.x..<(window.x + window.width))
+        let filtered = horizontalPass(horizontal, box: Box(x: box.x, y: box.y + rows.lowerBound, width: box.width,
+                                                          height: rows.count))
+        guard needVertical else { return filtered }
+        return filtered.verticalPass(vertical, rowOffset: -rows.lowerBound, columnOffset: 0, width: window.width)
     }
 
-    /// Filters rows `box.y..<box.y+box.height` horizontally into a `coefficients.outSize`-wide image.
+    /// Filters rows `box.y..<box.y+box.height` horizontally into a `coefficients.count`-wide image.
     private func horizontalPass(_ coefficients: ResampleCoefficients, box: Box) -> Image {
-        let c = channels, outWidth = coefficients.outSize, k = coefficients.ksize
+        let c = channels, outWidth = coefficients.count, k = coefficients.ksize
         var out = [UInt8](repeating: 0, count: outWidth * box.height * c)
         let half: Int32 = 1 << (Image.resamplePrecisionBits - 1)
         let shift = Image.resamplePrecisionBits
@@ -95,11 +103,11 @@ extension Image {
         return Image(width: outWidth, height: box.height, channels: c, pixels: out)
     }
 
-    /// Filters vertically: output row yy reads source rows `rowOffset + bounds` (columns from
-    /// `columnOffset`, `width` pixels wide).
+    /// Filters vertically into `coefficients.count` rows: output row yy reads source rows
+    /// `rowOffset + bounds` (columns from `columnOffset`, `width` pixels wide).
     private func verticalPass(_ coefficients: ResampleCoefficients, rowOffset: Int, columnOffset: Int,
-                              width outWidth: Int, outHeight: Int) -> Image {
-        let c = channels, rowLength = outWidth * c, k = coefficients.ksize
+                              width outWidth: Int) -> Image {
+        let c = channels, rowLength = outWidth * c, k = coefficients.ksize, outHeight = coefficients.count
         var out = [UInt8](repeating: 0, count: rowLength * outHeight)
         var accumulator = [Int32](repeating: 0, count: rowLength)
         let half: Int32 = 1 << (Image.resamplePrecisionBits - 1)
@@ -129,27 +137,34 @@ extension Image {
     UInt8(truncatingIfNeeded: min(max(value, 0), 255))
 }
 
-/// Pillow's `precompute_coeffs` for the bilinear (triangle) filter, in 22-bit fixed point.
+/// Pillow's `precompute_coeffs` for the bilinear (triangle) filter, in 22-bit fixed point, for
+/// the outputs `outputs` of a resize from `inSize` to `outSize` samples (local index i is output
+/// `outputs.lowerBound + i`; each output's filter depends only on its own position).
 struct ResampleCoefficients {
-    let outSize: Int
+    /// Outputs computed.
+    let count: Int
     /// Taps per output sample (the stride of `weights`).
     let ksize: Int
-    /// For output i: first input index `bounds[2i]` and tap count `bounds[2i+1]`.
+    /// For local output i: first input index `bounds[2i]` and tap count `bounds[2i+1]`.
     let bounds: [Int]
-    /// For output i: `weights[i * ksize ..< i * ksize + taps]`.
+    /// For local output i: `weights[i * ksize ..< i * ksize + taps]`.
     let weights: [Int32]
 
-    init(inSize: Int, outSize: Int) {
+    init(inSize: Int, outSize: Int, outputs: Range<Int>) {
+        precondition(inSize > 0 && outputs.lowerBound >= 0 && outputs.upperBound <= outSize && !outputs.isEmpty,
+                     "resample outputs \(outputs) of \(inSize) -> \(outSize)")
         let scale = Double(inSize) / Double(outSize)
         let filterScale = max(scale, 1.0)
         let support = 1.0 * filterScale               // the triangle filter's support is 1
-        let ksize = Int(support.rounded(.up)) * 2 + 1
+        // Pillow's kernel size, never more than the input (an output reads at most every input).
+        let ksize = min(Int(support.rounded(.up)) * 2 + 1, inSize)
         let inverseScale = 1.0 / filterScale
-        var bounds = [Int](repeating: 0, count: 2 * outSize)
-        var weights = [Int32](repeating: 0, count: outSize * ksize)
+        let count = outputs.count
+        var bounds = [Int](repeating: 0, count: 2 * count)
+        var weights = [Int32](repeating: 0, count: count * ksize)
         var taps = [Double](repeating: 0, count: ksize)
-        for xx in 0..<outSize {
-            let center = (Double(xx) + 0.5) * scale
+        for i in 0..<count {
+            let center = (Double(outputs.lowerBound + i) + 0.5) * scale
             let xmin = max(Int(center - support + 0.5), 0)
             let xmax = min(Int(center + support + 0.5), inSize) - xmin
             var total = 0.0
@@ -160,14 +175,19 @@ struct ResampleCoefficients {
             }
             for x in 0..<xmax {
                 let w = total != 0 ? taps[x] / total : taps[x]
-                weights[xx * ksize + x] = Int32(w < 0 ? -0.5 + w * Double(1 << 22) : 0.5 + w * Double(1 << 22))
+                weights[i * ksize + x] = Int32(w < 0 ? -0.5 + w * Double(1 << 22) : 0.5 + w * Double(1 << 22))
             }
-            bounds[2 * xx] = xmin
-            bounds[2 * xx + 1] = max(xmax, 0)
+            bounds[2 * i] = xmin
+            bounds[2 * i + 1] = max(xmax, 0)
         }
-        self.outSize = outSize
+        self.count = count
         self.ksize = ksize
         self.bounds = bounds
         self.weights = weights
+    }
+
+    /// The input samples the outputs read: from the first output's first tap to the last's end.
+    var inputRange: Range<Int> {
+        bounds[0]..<(bounds[2 * (count - 1)] + bounds[2 * (count - 1) + 1])
     }
 }

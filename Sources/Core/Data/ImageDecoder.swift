@@ -25,18 +25,27 @@ public final class ImageDecoder {
         public var channels: Int
     }
 
-    /// 100 megapixels: far above any photo a classifier trains on, far below a decompression bomb.
-    public static let defaultMaxPixels = 100_000_000
-    /// Files larger than this are not read at all (1 GiB).
-    public static let maxFileBytes = 1 << 30
+    /// Pillow's `MAX_IMAGE_PIXELS` (see `Limits.defaultImagePixels`).
+    public static let defaultMaxPixels = Limits.defaultImagePixels
+    /// The pixel limits a decoder accepts: `--max-image-pixels` is checked against it.
+    public static let maxPixelsRange = 1...Limits.maxImagePixels
 
     /// Images with more pixels than this are refused before allocating.
     public let maxPixels: Int
     private let jpeg = JPEGDecoder()
 
+    /// - Parameter maxPixels: in `maxPixelsRange`; callers check a value from a flag with
+    ///   `checkMaxPixels` first.
     public init(maxPixels: Int = ImageDecoder.defaultMaxPixels) {
-        precondition(maxPixels > 0, "maxPixels must be positive")
+        precondition(ImageDecoder.maxPixelsRange.contains(maxPixels), "maxPixels \(maxPixels) outside \(ImageDecoder.maxPixelsRange)")
         self.maxPixels = maxPixels
+    }
+
+    /// Throws `.invalidOption` naming `--max-image-pixels` unless `value` is in `maxPixelsRange`.
+    public static func checkMaxPixels(_ value: Int) throws {
+        guard maxPixelsRange.contains(value) else {
+            throw DataError.invalidOption("--max-image-pixels must be an integer from 1 to \(Limits.maxImagePixels), got \(value)")
+        }
     }
 
     /// Reads and decodes the file at `path`.
@@ -86,8 +95,15 @@ public final class ImageDecoder {
         }
     }
 
-    private func checkSize(width: Int, height: Int, path: String) throws {
-        if width * height > maxPixels {
+    /// Refuses a size over the pixel limit, from the header, before the crop arithmetic or any
+    /// allocation (a decompression bomb). The decoders and the transforms call it first.
+    func checkSize(width: Int, height: Int, path: String) throws {
+        try ImageDecoder.checkSize(width: width, height: height, maxPixels: maxPixels, path: path)
+    }
+
+    /// Throws `.tooLarge` unless `width * height` (overflow-checked) is at most `maxPixels`.
+    static func checkSize(width: Int, height: Int, maxPixels: Int, path: String) throws {
+        guard let pixels = CheckedSize.product(width, height), pixels <= maxPixels else {
             throw DataError.tooLarge(path: path, width: width, height: height, limit: maxPixels)
         }
     }
@@ -116,32 +132,9 @@ public final class ImageDecoder {
         return "it starts with bytes " + head.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")
     }
 
-    /// The whole file at `path`, or `.unreadable` naming it.
+    /// The whole file at `path`, which must be a regular file of at most `Limits.imageFileBytes`,
+    /// or `.unreadable` naming it (see `RegularFile`).
     public static func read(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw DataError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else {
-            throw DataError.unreadable(path: path, reason: String(cString: strerror(errno)))
-        }
-        guard status.st_mode & S_IFMT == S_IFREG else { throw DataError.unreadable(path: path, reason: "not a regular file") }
-        let size = Int(status.st_size)
-        guard size <= maxFileBytes else {
-            throw DataError.unreadable(path: path, reason: "\(size) bytes is over the \(maxFileBytes)-byte limit")
-        }
-        var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        try bytes.withUnsafeMutableBytes { buffer in
-            while done < size {
-                let n = Foundation.read(fd, buffer.baseAddress! + done, size - done)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else {
-                    throw DataError.unreadable(path: path, reason: n == 0 ? "file shrank while reading" : String(cString: strerror(errno)))
-                }
-                done += n
-            }
-        }
-        return bytes
+        try RegularFile.read(path, limit: Limits.imageFileBytes)
     }
 }

@@ -88,16 +88,24 @@ final class JPEGDecoder {
         return scales.last { $0.scaled(width) >= neededWidth && $0.scaled(height) >= neededHeight } ?? .one
     }
 
-    /// Decodes `bytes` at `scale`, then turns the result upright (EXIF orientation).
+    /// Decodes `bytes` at `scale`, then turns the result upright (EXIF orientation). The caller
+    /// has checked the header's size against its pixel limit.
     func decode(_ bytes: UnsafeBufferPointer<UInt8>, header: Header, scale: Scale = .one, path: String) throws -> Image {
         let cmyk = header.colorspace == Int32(TJCS_CMYK.rawValue) || header.colorspace == Int32(TJCS_YCCK.rawValue)
         let width = scale.scaled(header.width), height = scale.scaled(header.height)
         let format: TJPF = cmyk ? TJPF_CMYK : (header.channels == 1 ? TJPF_GRAY : TJPF_RGB)
         let decodedChannels = cmyk ? 4 : header.channels
-        var pixels = [UInt8](repeating: 0, count: width * height * decodedChannels)
+        // The caller checked width x height against the pixel limit; the buffer size and the
+        // sizes TurboJPEG takes as Int32 are checked here, before allocating.
+        guard let count = CheckedSize.product(of: [width, height, decodedChannels]),
+              let pitch = CheckedSize.product(width, decodedChannels), Int32(exactly: pitch) != nil,
+              let width32 = Int32(exactly: width), let height32 = Int32(exactly: height) else {
+            throw DataError.corrupt(path: path, format: "JPEG", reason: "\(width)x\(height) pixels is too large to address")
+        }
+        var pixels = [UInt8](repeating: 0, count: count)
         let status = pixels.withUnsafeMutableBufferPointer { out in
             tjDecompress2(handle, bytes.baseAddress, UInt(bytes.count), out.baseAddress,
-                          Int32(width), 0, Int32(height), format.rawValue, TJFLAG_LIMITSCANS)
+                          width32, 0, height32, format.rawValue, TJFLAG_LIMITSCANS)
         }
         if status != 0 {
             let text = message()

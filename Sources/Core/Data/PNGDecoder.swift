@@ -31,29 +31,37 @@ enum PNGDecoder {
         return header(of: image)
     }
 
-    /// Decodes `bytes` to 8-bit gray or RGB. `maxPixels` is checked before the pixels are allocated.
+    /// Decodes `bytes` to 8-bit gray or RGB. The size is checked against `maxPixels`, and every
+    /// buffer size (with alpha) with overflow checks, before the pixels are allocated.
     static func decode(_ bytes: UnsafeBufferPointer<UInt8>, maxPixels: Int, path: String) throws -> Image {
         var image = png_image()
         try begin(&image, bytes, path: path)
         let info = header(of: image)
-        guard info.width * info.height <= maxPixels else {
-            png_image_free(&image)
-            throw DataError.tooLarge(path: path, width: info.width, height: info.height, limit: maxPixels)
-        }
         // Read with alpha when the file has it, then drop it (no compositing), as PIL does.
         let readChannels = info.channels + (info.hasAlpha ? 1 : 0)
-        image.format = (info.channels == 3 ? UInt32(PNG_FORMAT_FLAG_COLOR) : 0)
-            | (info.hasAlpha ? UInt32(PNG_FORMAT_FLAG_ALPHA) : 0)
-        var pixels = [UInt8](repeating: 0, count: info.width * info.height * readChannels)
-        let ok = pixels.withUnsafeMutableBufferPointer { out in
-            png_image_finish_read(&image, nil, out.baseAddress, Int32(info.width * readChannels), nil)
+        let rowBytes = CheckedSize.product(info.width, readChannels)
+        let byteCount = CheckedSize.product(of: [info.width, info.height, readChannels])
+        do {
+            try ImageDecoder.checkSize(width: info.width, height: info.height, maxPixels: maxPixels, path: path)
+            guard let byteCount, let rowBytes, let stride = Int32(exactly: rowBytes) else {
+                throw DataError.corrupt(path: path, format: "PNG", reason: "\(info.width)x\(info.height) pixels is too large to address")
+            }
+            image.format = (info.channels == 3 ? UInt32(PNG_FORMAT_FLAG_COLOR) : 0)
+                | (info.hasAlpha ? UInt32(PNG_FORMAT_FLAG_ALPHA) : 0)
+            var pixels = [UInt8](repeating: 0, count: byteCount)
+            let ok = pixels.withUnsafeMutableBufferPointer { out in
+                png_image_finish_read(&image, nil, out.baseAddress, stride, nil)
+            }
+            // finish_read frees the image's internal state whether it succeeds or not.
+            guard ok != 0, image.warning_or_error & 0x03 <= 1 else {
+                throw DataError.corrupt(path: path, format: "PNG", reason: message(of: image))
+            }
+            if info.hasAlpha { pixels = dropAlpha(pixels, channels: info.channels) }
+            return Image(width: info.width, height: info.height, channels: info.channels, pixels: pixels)
+        } catch {
+            png_image_free(&image)   // a no-op once finish_read has run
+            throw error
         }
-        // finish_read frees the image's internal state whether it succeeds or not.
-        guard ok != 0, image.warning_or_error & 0x03 <= 1 else {
-            throw DataError.corrupt(path: path, format: "PNG", reason: message(of: image))
-        }
-        if info.hasAlpha { pixels = dropAlpha(pixels, channels: info.channels) }
-        return Image(width: info.width, height: info.height, channels: info.channels, pixels: pixels)
     }
 
     private static func begin(_ image: inout png_image, _ bytes: UnsafeBufferPointer<UInt8>, path: String) throws {

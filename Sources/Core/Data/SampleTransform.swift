@@ -5,6 +5,11 @@
 //   evaluation: Resize(shorter side) -> CenterCrop -> Normalize
 // Both read the header first so the JPEG decoder can shrink in the DCT domain when the image is
 // at least twice the size the crop needs (never below it). Output: (H, W, 3) NHWC Float32.
+//
+// Hostile sizes: the header's size is checked against the decoder's pixel limit before anything
+// else (a decompression bomb), and no step builds an image larger than the source or the output
+// needs, whatever the aspect ratio: the training crop is cut from the source before resizing,
+// and the evaluation resize computes only the centre-crop window of its result.
 
 /// Turns an encoded image file into one normalised sample, (height, width, 3) Float32.
 public protocol SampleTransform: Sendable {
@@ -45,7 +50,7 @@ public struct TrainTransform: SampleTransform {
     /// The 8-bit image after the crop and augmentations (before normalisation).
     public func image(_ bytes: [UInt8], path: String, decoder: ImageDecoder, random: inout SeededRandom) throws -> Image {
         let info = try decoder.info(bytes, path: path)
-        try checkLimit(info, decoder: decoder, path: path)
+        try decoder.checkSize(width: info.width, height: info.height, path: path)
         let box = crop.box(width: info.width, height: info.height, using: &random)
         let needed = crop.neededSize(for: box, fullWidth: info.width, fullHeight: info.height)
         let decoded = try decoder.decode(bytes, path: path, atLeast: dctScaling ? needed : nil)
@@ -84,28 +89,21 @@ public struct EvalTransform: SampleTransform {
         self.normalize = normalize
     }
 
-    /// The 8-bit image after resizing and cropping (before normalisation).
+    /// The 8-bit image after resizing and cropping (before normalisation). The resize and the
+    /// crop are one step: only the crop's window of the resized image is computed (bit-exact with
+    /// resizing all of it, then cropping), so a 65500x1 image costs a 224x224 crop, not the
+    /// 16768000x256 resize.
     public func image(_ bytes: [UInt8], path: String, decoder: ImageDecoder) throws -> Image {
         let info = try decoder.info(bytes, path: path)
-        try checkLimit(info, decoder: decoder, path: path)
+        try decoder.checkSize(width: info.width, height: info.height, path: path)
         let target = resize.outputSize(width: info.width, height: info.height)
         let decoded = try decoder.decode(bytes, path: path, atLeast: dctScaling ? target : nil)
-        var image = decoded
-        if decoded.width != target.width || decoded.height != target.height {
-            image = decoded.resized(width: target.width, height: target.height)
-        }
-        return centerCrop.apply(image)
+        let placement = centerCrop.placement(width: target.width, height: target.height)
+        return decoded.resized(width: target.width, height: target.height, window: placement.window).padded(placement)
     }
 
     public func process(_ bytes: [UInt8], path: String, decoder: ImageDecoder, random: inout SeededRandom,
                         into output: UnsafeMutablePointer<Float>) throws {
         normalize.write(try image(bytes, path: path, decoder: decoder), to: output)
-    }
-}
-
-/// Refuses a decompression bomb from its header, before the crop arithmetic or any allocation.
-private func checkLimit(_ info: ImageDecoder.Info, decoder: ImageDecoder, path: String) throws {
-    if info.width * info.height > decoder.maxPixels {
-        throw DataError.tooLarge(path: path, width: info.width, height: info.height, limit: decoder.maxPixels)
     }
 }

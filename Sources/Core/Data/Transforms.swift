@@ -20,10 +20,13 @@ public struct Resize: Sendable {
         self.size = size
     }
 
-    /// The output size for an input of `width` x `height`.
+    /// The output size for an input of `width` x `height` (positive). The longer side may be far
+    /// larger than the input's when the aspect ratio is extreme: resize only a window of it
+    /// (`Image.resized(width:height:from:window:)`), as `EvalTransform` does.
     public func outputSize(width: Int, height: Int) -> (width: Int, height: Int) {
         let short = min(width, height), long = max(width, height)
-        let newLong = Int(Double(size * long) / Double(short))
+        // size * long is exact in Double below 2^53, as Python's int product is.
+        let newLong = Int(Double(size) * Double(long) / Double(short))
         return width <= height ? (size, newLong) : (newLong, size)
     }
 
@@ -53,23 +56,40 @@ public struct CenterCrop: Sendable {
         Int((Double(length - crop) / 2.0).rounded(.toNearestOrEven))
     }
 
-    public func apply(_ image: Image) -> Image {
-        var image = image
-        if width > image.width || height > image.height {
-            image = image.padded(left: max(width - image.width, 0) / 2, top: max(height - image.height, 0) / 2,
-                                 right: (max(width - image.width, 0) + 1) / 2,
-                                 bottom: (max(height - image.height, 0) + 1) / 2)
+    /// Where the crop falls on an image of a given size: the part of the image it keeps, and the
+    /// zero border added around that part on a side where the image is shorter than the crop.
+    public struct Placement: Equatable, Sendable {
+        public var window: Image.Box
+        public var left = 0, top = 0, right = 0, bottom = 0
+    }
+
+    /// The placement on an image of `width` x `height`, as torchvision's `center_crop` (pad, then
+    /// crop at the rounded centre offsets; on a padded side the crop takes the whole padded side).
+    public func placement(width imageWidth: Int, height imageHeight: Int) -> Placement {
+        func axis(_ length: Int, _ crop: Int) -> (start: Int, count: Int, before: Int, after: Int) {
+            length >= crop ? (CenterCrop.offset(length: length, crop: crop), crop, 0, 0)
+                : (0, length, (crop - length) / 2, (crop - length + 1) / 2)
         }
-        if image.width == width && image.height == height { return image }
-        return image.cropped(x: CenterCrop.offset(length: image.width, crop: width),
-                             y: CenterCrop.offset(length: image.height, crop: height), width: width, height: height)
+        let x = axis(imageWidth, width), y = axis(imageHeight, height)
+        return Placement(window: Image.Box(x: x.start, y: y.start, width: x.count, height: y.count),
+                         left: x.before, top: y.before, right: x.after, bottom: y.after)
+    }
+
+    public func apply(_ image: Image) -> Image {
+        let p = placement(width: image.width, height: image.height)
+        let w = p.window
+        let kept = w.width == image.width && w.height == image.height ? image
+            : image.cropped(x: w.x, y: w.y, width: w.width, height: w.height)
+        return kept.padded(p)
     }
 }
 
 extension Image {
-    /// The image inside a zero border of the given widths.
-    func padded(left: Int, top: Int, right: Int, bottom: Int) -> Image {
-        let w = width + left + right, h = height + top + bottom
+    /// The image inside the zero border of `placement` (itself when there is none).
+    func padded(_ placement: CenterCrop.Placement) -> Image {
+        let (left, top) = (placement.left, placement.top)
+        if left == 0 && top == 0 && placement.right == 0 && placement.bottom == 0 { return self }
+        let w = width + left + placement.right, h = height + top + placement.bottom
         var out = Image(width: w, height: h, channels: channels)
         for y in 0..<height {
             let from = y * rowStride, to = ((y + top) * w + left) * channels

@@ -42,17 +42,16 @@ public struct SafeTensorsFile: Sendable {
     }
 }
 
-/// Memory-maps `url`; an unreadable file is an error naming it.
+/// Memory-maps `url`, a regular file (a pipe or device would block the read or never end);
+/// anything else is an error naming it.
 func readMapped(_ url: URL) throws -> Data {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-        throw WeightsFileError(file: url.path, reason: "no such file")
+    var status = stat()
+    guard stat(url.path, &status) == 0 else {
+        throw WeightsFileError(file: url.path, reason: errno == ENOENT ? "no such file" : "cannot read: \(String(cString: strerror(errno)))")
     }
-    guard !isDirectory.boolValue else { throw WeightsFileError(file: url.path, reason: "is a folder, not a file") }
-    // A pipe or device would block the read or never end.
-    let type = (try? FileManager.default.attributesOfItem(atPath: url.resolvingSymlinksInPath().path))?[.type] as? FileAttributeType
-    guard type == .typeRegular else {
-        throw WeightsFileError(file: url.path, reason: "is not a regular file (a pipe, device or socket)", hint: "pass the weights file itself")
+    guard !RegularFile.isFolder(status) else { throw WeightsFileError(file: url.path, reason: "is a folder, not a file") }
+    guard RegularFile.isRegular(status) else {
+        throw WeightsFileError(file: url.path, reason: "is \(RegularFile.kind(status)), not a regular file", hint: "pass the weights file itself")
     }
     do {
         return try Data(contentsOf: url, options: .alwaysMapped)

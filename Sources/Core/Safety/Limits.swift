@@ -24,6 +24,13 @@ public enum Limits {
     /// Pixels of one decoded image (Pillow's `MAX_IMAGE_PIXELS`, 1024 * 1024 * 1024 / 4 / 3);
     /// `--max-image-pixels` raises it.
     public static let defaultImagePixels = 89_478_485
+    /// The most `--max-image-pixels` may raise the pixel limit to (2^30: 4 GB decoded as CMYK).
+    public static let maxImagePixels = 1 << 30
+    /// Bytes of one image file, read whole before decoding.
+    public static let imageFileBytes = 1 << 30
+    /// Bytes of a manifest file (millions of `path label` lines), and of one of its lines.
+    public static let manifestBytes = 256 << 20
+    public static let manifestLineBytes = 64 << 10
     /// Side length of a network input (`--input-size`, a model file's `input_size` and
     /// `eval_resize`, a backbone's declared sizes).
     public static let imageSide = 2048
@@ -39,4 +46,14 @@ public enum Limits {
     public static let elementsPerWeightsFileByte = 4
     /// Samples in one batch.
     public static let batchSize = 65_536
+    /// Parameters of one network, all tensors together (2^31: 8 GB of Float32).
+    public static let parameters = 1 << 31
+    /// Elements of one sample's activation at one layer (2^28: 1 GB of Float32).
+    public static let activationElements = 1 << 28
+    /// Layers of one network (torchvision's largest CNNs have under 2,000).
+    public static let graphNodes = 100_000
+    /// Backbones one plugin file may list.
+    public static let backbonesPerPlugin = 1_000
+    /// Bytes of one text a plugin hands over: a name, a summary, a version, an error message.
+    public static let pluginTextBytes = 1_024
 }

@@ -71,11 +71,11 @@ public final class Trainer {
                            // reshuffled): batch statistics over a handful of images make BN unstable.
                            options: .init(batchSize: options.batchSize, shuffle: true,
                                           dropLast: trainSet.count > options.batchSize, seed: options.seed,
-                                          workers: options.workers))
+                                          workers: options.workers, maxPixels: options.maxImagePixels))
         validation = DataLoader(dataset: valSet,
                                 transform: EvalTransform(resize: evalResize, crop: size, normalize: normalize),
                                 options: .init(batchSize: options.batchSize, shuffle: false, seed: options.seed,
-                                               workers: options.workers))
+                                               workers: options.workers, maxPixels: options.maxImagePixels))
         pretrained = options.weights != nil
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         if resume {

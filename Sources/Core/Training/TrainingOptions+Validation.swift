@@ -39,6 +39,8 @@ extension TrainingOptions {
         try check(cacheFeatures.map { (1...1000).contains($0) } ?? true, "--cache-features",
                   "an integer from 1 to 1000 views (leave it out to run the whole network every step)")
         try check((1...1_000_000).contains(logEvery), "the logging interval", "an integer from 1 to 1000000")
+        try check(ImageDecoder.maxPixelsRange.contains(maxImagePixels), "--max-image-pixels",
+                  "an integer from 1 to \(Limits.maxImagePixels)")
         do { _ = try HeadSpec(parsing: head, dropout: dropout) } catch {
             throw Invalid(option: "--head", accepted: "linear or mlp:W1,W2,... (\(error))")
         }

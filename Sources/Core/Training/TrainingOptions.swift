@@ -69,6 +69,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var standardizeCachedFeatures = true
     /// Log a step record every this many steps.
     public var logEvery = 10
+    /// Images of more pixels are refused before decoding (`--max-image-pixels`).
+    public var maxImagePixels = Limits.defaultImagePixels
 
     public init(backbone: String, data: String, weights: String? = nil, output: String) {
         self.backbone = backbone
