@@ -12,8 +12,11 @@ PACKAGES = pkg-config libopenblas-dev libjpeg-dev libturbojpeg0-dev libpng-dev
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # libFuzzer targets with AddressSanitizer (Fuzz/, a package of its own): each runs FUZZ_SECONDS.
+# swiftc keeps only the last of several -sanitize= flags, so SwiftPM's two would leave the
+# Swift code without coverage counters: the combined flag comes last.
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS = -c release --package-path Fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -enable-testing --disable-dead-strip
+FUZZ_FLAGS = -c release --package-path Fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
+	-Xswiftc -enable-testing --disable-dead-strip
 
 .PHONY: deps build test fuzz demo clean
 
