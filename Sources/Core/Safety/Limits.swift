@@ -40,4 +40,14 @@ public enum Limits {
     public static let batchSize = 65_536
     /// Compute or decoding threads.
     public static let threads = 256
+    /// Parameters of one network, all tensors together (2^31: 8 GB of Float32).
+    public static let parameters = 1 << 31
+    /// Elements of one sample's activation at one layer (2^28: 1 GB of Float32).
+    public static let activationElements = 1 << 28
+    /// Layers of one network (torchvision's largest CNNs have under 2,000).
+    public static let graphNodes = 100_000
+    /// Backbones one plugin file may list.
+    public static let backbonesPerPlugin = 1_000
+    /// Bytes of one text a plugin hands over: a name, a summary, a version, an error message.
+    public static let pluginTextBytes = 1_024
 }
