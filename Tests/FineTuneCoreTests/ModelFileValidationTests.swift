@@ -84,7 +84,7 @@ final class ModelFileValidationTests: XCTestCase {
         try assertRefused(linear, { $0["classes"] = #"["a","b"]"# }, mentioning: ["head.weight is [3, 4]", "2 class names"])
         try assertRefused(linear, { $0["head"] = "mlp:1000000000" }, mentioning: ["'head'", "1000000000", "1 to 65536"])
         try assertRefused(linear, { $0["head"] = "mlp:" + Array(repeating: "8", count: 17).joined(separator: ",") },
-                          mentioning: ["'head'", "17 hidden layers"])
+                          mentioning: ["'head'", "more than 16 hidden layers"])
         try assertRefused(linear, { $0["head"] = "mlp:8" }, mentioning: ["head.0.weight and head.0.bias are missing"])
         let mlp = try model(head: HeadSpec(hidden: [8, 5]))
         try assertRefused(mlp, { $0["head"] = "mlp:8,6" }, mentioning: ["head.1.weight is [5, 8]", "head mlp:8,6 makes layer 1 6 wide"])

@@ -24,14 +24,15 @@ public struct HeadSpec: Equatable, Sendable, CustomStringConvertible {
             self = .linear
             return
         }
+        let notAHead = GraphError.plugin("head \(text.quotedForTerminal) is not 'linear' or 'mlp:W1,W2,...' (e.g. mlp:128,64)")
         let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-        let widths = parts.count == 2 ? parts[1].split(separator: ",", omittingEmptySubsequences: false).map { Int($0) } : []
-        guard parts.first == "mlp", !widths.isEmpty, widths.allSatisfy({ $0 != nil }) else {
-            throw GraphError.plugin("head \(text.quotedForTerminal) is not 'linear' or 'mlp:W1,W2,...' (e.g. mlp:128,64)")
+        guard parts.count == 2, parts[0] == "mlp" else { throw notAHead }
+        let fields = parts[1].split(separator: ",", maxSplits: Limits.headLayers, omittingEmptySubsequences: false)
+        guard fields.count <= Limits.headLayers else {
+            throw GraphError.plugin("head \(text.quotedForTerminal) has more than \(Limits.headLayers) hidden layers")
         }
-        guard widths.count <= Limits.headLayers else {
-            throw GraphError.plugin("head \(text.quotedForTerminal) has \(widths.count) hidden layers; at most \(Limits.headLayers) are allowed")
-        }
+        let widths = fields.map { Int($0) }
+        guard widths.allSatisfy({ $0 != nil }) else { throw notAHead }
         if let width = widths.first(where: { !(1...Limits.channels).contains($0!) }) {
             throw GraphError.plugin("head \(text.quotedForTerminal): hidden width \(width!) is not from 1 to \(Limits.channels)")
         }
