@@ -61,6 +61,20 @@ final class ModelFileCLITests: CLITestCase {
         XCTAssertTrue(r.stderr.contains("lower --batch-size or --input-size"), r.stderr)
     }
 
+    /// A class folder whose name a model file could not hold is refused before training starts.
+    func testTrainRefusesAClassNameAModelFileWouldRefuse() throws {
+        let data = dir.appendingPathComponent("data").path
+        _ = try DemoDataset.write(to: data, perClass: 2, heldOut: 1)
+        for split in ["train", "val"] {
+            try FileManager.default.moveItem(atPath: "\(data)/\(split)/disks", toPath: "\(data)/\(split)/disks\u{1B}[31m")
+        }
+        let r = try runFinetune(["train", "--backbone", "mobilenet-v2", "--data", data, "--output", dir.appendingPathComponent("run").path,
+                                 "--input-size", "32", "--batch-size", "2"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("'disks\\u{1B}[31m' holds a control character"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("\u{1B}") || r.stdout.contains("\u{1B}"), "a raw escape was printed")
+    }
+
     /// Names from outside print inert: an image whose file name holds an escape sequence.
     func testNamesArePrintedWithoutTheirControlCharacters() throws {
         try compileExample("tiny_cnn.so")
