@@ -31,8 +31,8 @@ struct Backbones: ParsableCommand {
             return
         }
         let rows = [["name", "in_features", "input", "eval resize", "parameters", "plugin"]] + infos.map {
-            [$0.name, String($0.in_features), String($0.input_size), String($0.eval_resize),
-             formatCount($0.parameters), $0.plugin]
+            [$0.name.terminalSafe, String($0.in_features), String($0.input_size), String($0.eval_resize),
+             formatCount($0.parameters), $0.plugin.terminalSafe]
         }
         let widths = (0..<6).map { c in rows.map { $0[c].count }.max()! }
         for row in rows {

@@ -36,7 +36,12 @@ struct Bench: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard batch >= 1, steps >= 1, threads >= 1 else { throw ValidationError("--batch, --steps and --threads must be positive") }
+        try validateOptions {
+            try InvalidOption.check(batch, in: OptionRange.batchSize, "--batch")
+            try InvalidOption.check(inputSize, in: OptionRange.imageSide, "--input-size", unit: "pixels")
+            try InvalidOption.check(steps, in: 1...10_000, "--steps")
+            try InvalidOption.check(threads, in: OptionRange.threads, "--threads")
+        }
         if let only, EngineBenchmark.Mode(rawValue: only) == nil { throw ValidationError("--only must be inference or training") }
     }
 
@@ -59,7 +64,7 @@ struct Bench: ParsableCommand {
                     let text = v.map { String(format: "%.\(digits)f", $0) } ?? "-"
                     return String(repeating: " ", count: max(0, width - text.count)) + text
                 }
-                print(String(format: "%-16@  %4d  %5d", name as NSString, result.input_size, batch)
+                print(String(format: "%-16@  %4d  %5d", name.terminalSafe as NSString, result.input_size, batch)
                       + "  " + cell(result.inference_images_per_second, 15, 1) + "  " + cell(result.inference_gflops_per_second, 7, 1)
                       + "  " + cell(result.training_images_per_second, 14, 2) + "  " + cell(result.training_gflops_per_second, 7, 1)
                       + String(format: "  %5.2f GB", Double(result.peak_rss_bytes) / 1e9))

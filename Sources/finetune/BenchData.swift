@@ -33,8 +33,11 @@ struct BenchData: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard count > 0, threads > 0, epochs > 0, size > 0 else {
-            throw ValidationError("--count, --threads, --epochs and --size must be positive")
+        try validateOptions {
+            try InvalidOption.check(count, in: 1...100_000, "--count")
+            try InvalidOption.check(threads, in: OptionRange.threads, "--threads")
+            try InvalidOption.check(epochs, in: 1...1_000, "--epochs")
+            try InvalidOption.check(size, in: OptionRange.imageSide, "--size", unit: "pixels")
         }
     }
 

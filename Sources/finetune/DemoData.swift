@@ -15,6 +15,10 @@ struct DemoData: ParsableCommand {
     @Option(help: "Seed of the generated images.")
     var seed: UInt64 = 7
 
+    func validate() throws {
+        try validateOptions { try InvalidOption.check(perClass, in: 1...10_000, "--per-class") }
+    }
+
     func run() throws {
         let n = try DemoDataset.write(to: folder, perClass: perClass, seed: seed)
         print("wrote \(n) images of \(DemoDataset.classes.joined(separator: ", ")) to \(folder)")

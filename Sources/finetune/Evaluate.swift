@@ -25,6 +25,10 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Print one JSON object: accuracy, loss, classes, per_class, confusion_matrix.")
     var json = false
 
+    func validate() throws {
+        try validateOptions { try InvalidOption.check(batchSize, in: OptionRange.batchSize, "--batch-size") }
+    }
+
     func run() throws {
         let url = URL(fileURLWithPath: model)
         let classifier = try ImageClassifier(contentsOf: url, catalog: plugins.catalog(), batchSize: batchSize,
@@ -36,7 +40,7 @@ struct Evaluate: ParsableCommand {
             print(String(decoding: try encoder.encode(eval.report), as: UTF8.self))
         } else {
             print("\(eval.report.images) images, accuracy \(String(format: "%.4f", eval.report.accuracy)), loss \(String(format: "%.4f", eval.report.loss))")
-            print(eval.confusion.table())
+            print(eval.confusion.table().terminalSafeLines)
         }
     }
 }

@@ -19,7 +19,18 @@ struct Finetune: ParsableCommand {
     static func main() {
         // Line by line even into a file or pipe, so a log shows progress as it happens.
         setvbuf(stdout, nil, _IOLBF, 0)
-        main(nil)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            // As `exit(withError:)` does, with what an error quotes from outside (a name read
+            // from a file, a folder name) made inert for the terminal.
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            let message = fullMessage(for: error)
+            if !message.isEmpty { printError(message.terminalSafeLines) }
+            Foundation.exit(code.rawValue)
+        }
     }
 }
 

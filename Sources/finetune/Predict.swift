@@ -27,7 +27,7 @@ struct Predict: ParsableCommand {
     var images: [String]
 
     func validate() throws {
-        guard topK >= 1 else { throw ValidationError("--top-k must be at least 1") }
+        try validateOptions { try InvalidOption.check(topK, in: OptionRange.classes, "--top-k") }
         guard !images.isEmpty else { throw ValidationError("give at least one image or folder") }
     }
 
@@ -44,7 +44,8 @@ struct Predict: ParsableCommand {
                 if json {
                     print(String(decoding: try encoder.encode(c), as: UTF8.self))
                 } else {
-                    print("\(c.image): " + c.top.map { "\($0.class) \(String(format: "%.4f", $0.probability))" }.joined(separator: ", "))
+                    print("\(c.image.terminalSafe): "
+                          + c.top.map { "\($0.class.terminalSafe) \(String(format: "%.4f", $0.probability))" }.joined(separator: ", "))
                 }
             case .failure(let error):
                 failures += 1

@@ -17,14 +17,16 @@ struct Summary: ParsableCommand {
     var inputSize: Int?
 
     func validate() throws {
-        guard numClasses >= 1 else { throw ValidationError("--num-classes must be at least 1") }
-        if let inputSize, inputSize < 1 { throw ValidationError("--input-size must be positive") }
+        try validateOptions {
+            try InvalidOption.check(numClasses, in: OptionRange.classes, "--num-classes")
+            try InvalidOption.check(inputSize, in: OptionRange.imageSide, "--input-size", unit: "pixels")
+        }
     }
 
     func run() throws {
         let backbone = try plugins.catalog().backbone(named: backbone)
         let graph = try backbone.makeClassifier(classes: numClasses, inputSize: inputSize)
-        print("\(backbone.name) (\(backbone.pluginPath)), input \(inputSize ?? backbone.inputSize)px, \(numClasses) classes")
-        print(graph.summaryTable())
+        print("\(backbone.name.terminalSafe) (\(backbone.pluginPath.terminalSafe)), input \(inputSize ?? backbone.inputSize)px, \(numClasses) classes")
+        print(graph.summaryTable().terminalSafeLines)
     }
 }

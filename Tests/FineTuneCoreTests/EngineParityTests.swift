@@ -53,7 +53,7 @@ final class EngineParityTests: XCTestCase {
         for i in graph.nodes.indices {
             if case .stochasticDepth = graph.nodes[i].operation { graph.nodes[i].operation = .stochasticDepth(p: 0) }
         }
-        let model = Model(graph: graph)
+        let model = try Model(graph: graph)
         let gen = ReferenceGenerator(seed: f.seed)
         for slot in model.slots where !slot.spec.name.hasSuffix("num_batches_tracked") {
             let values = gen.tensorValues(slot.spec.name, shape: slot.spec.shape)
@@ -67,14 +67,14 @@ final class EngineParityTests: XCTestCase {
         } } } }
         var rng = FineTuneCore.SplitMix64(seed: 0)
 
-        let eval = Executor(model: model, batchSize: n, training: false)
+        let eval = try Executor(model: model, batchSize: n, training: false)
         let evalLogits = nhwc.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: eval.forward($0.baseAddress!, count: n, rng: &rng), count: n * f.classes)) }
         assertClose(evalLogits.map(Double.init), c.eval_logits, "\(name) eval logits")
 
         // One lane: a batch split between lanes (ExecutorLanesTests) changes the rounding of BN's
         // batch mean, and at batch 2 MobileNetV2's gradients sit on ReLU6 kinks (in float64 a
         // 1e-6 change of the input moves them by 4e-2): two lanes move one BN bias gradient by 4e-3.
-        let train = Executor(model: model, batchSize: n, training: true, lanes: 1)
+        let train = try Executor(model: model, batchSize: n, training: true, lanes: 1)
         model.zeroGradients()
         let logits = nhwc.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: train.forward($0.baseAddress!, count: n, rng: &rng), count: n * f.classes)) }
         assertClose(logits.map(Double.init), c.train_logits, "\(name) train logits")

@@ -6,7 +6,7 @@ import XCTest
 final class ExecutorFreezingTests: XCTestCase {
     static func makeModel(_ name: String, size: Int) throws -> Model {
         let graph = try BuiltInBackboneTests.catalog.backbone(named: name).makeClassifier(classes: 3, inputSize: size)
-        let model = Model(graph: graph)
+        let model = try Model(graph: graph)
         model.initialize(seed: 1)
         // Non-trivial running statistics, so folding them is visible.
         var rng = FineTuneCore.SplitMix64(seed: 2)
@@ -30,8 +30,8 @@ final class ExecutorFreezingTests: XCTestCase {
         func run(_ executor: Executor) -> [Float] {
             input.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: executor.forward($0.baseAddress!, count: n, rng: &rng), count: n * 3)) }
         }
-        let whole = Executor(model: model, batchSize: n, training: false, passFloats: .max, lanes: 1)
-        let micro = Executor(model: model, batchSize: n, training: false, passFloats: 24_576, lanes: 1)
+        let whole = try Executor(model: model, batchSize: n, training: false, passFloats: .max, lanes: 1)
+        let micro = try Executor(model: model, batchSize: n, training: false, passFloats: 24_576, lanes: 1)
         XCTAssertEqual(whole.plan.segments.map(\.passSize), [5, 5])
         XCTAssertEqual(micro.plan.segments.map(\.passSize), [1, 2, 5, 5])
         XCTAssertEqual(micro.plan.segments.last?.end, model.graph.output)
@@ -39,15 +39,15 @@ final class ExecutorFreezingTests: XCTestCase {
         for (a, b) in zip(run(micro), run(whole)) { XCTAssertEqual(a, b, accuracy: 5e-5 * max(1, abs(b))) }
 
         // Without a head (feature extraction) the last segment's passes are gathered too.
-        let backbone = Model(graph: try model.graph.backboneOnly())
+        let backbone = try Model(graph: try model.graph.backboneOnly())
         backbone.copyValues(from: model)
         let features = backbone.graph.nodes[backbone.graph.output].outputShape.count
         func extract(_ executor: Executor) -> [Float] {
             input.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: executor.forward($0.baseAddress!, count: n, rng: &rng), count: n * features)) }
         }
-        let microFeatures = Executor(model: backbone, batchSize: n, training: false, passFloats: 2_048, lanes: 1)
+        let microFeatures = try Executor(model: backbone, batchSize: n, training: false, passFloats: 2_048, lanes: 1)
         XCTAssertLessThan(microFeatures.plan.segments.last!.passSize, n)
-        for (a, b) in zip(extract(microFeatures), extract(Executor(model: backbone, batchSize: n, training: false, passFloats: .max, lanes: 1))) {
+        for (a, b) in zip(extract(microFeatures), extract(try Executor(model: backbone, batchSize: n, training: false, passFloats: .max, lanes: 1))) {
             XCTAssertEqual(a, b, accuracy: 5e-5 * max(1, abs(b)))
         }
 
@@ -71,11 +71,11 @@ final class ExecutorFreezingTests: XCTestCase {
         let input = (0..<n * 32 * 32 * 3).map { _ in rng.nextFloat() * 2 - 1 }
         let backboneGroups = Set(0..<(graph.groups.count - 1))
 
-        let inference = Executor(model: model, batchSize: n, training: false)
+        let inference = try Executor(model: model, batchSize: n, training: false)
         let expected = input.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: inference.forward($0.baseAddress!, count: n, rng: &rng), count: n * 3)) }
 
-        let frozen = Executor(model: model, batchSize: n, training: true, frozenGroups: backboneGroups)
-        let full = Executor(model: model, batchSize: n, training: true)
+        let frozen = try Executor(model: model, batchSize: n, training: true, frozenGroups: backboneGroups)
+        let full = try Executor(model: model, batchSize: n, training: true)
         let runningBefore = try model.tensor("features.1.conv.0.1.running_mean")
         let logits = input.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: frozen.forward($0.baseAddress!, count: n, rng: &rng), count: n * 3)) }
         for (a, b) in zip(logits, expected) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
@@ -98,7 +98,7 @@ final class ExecutorFreezingTests: XCTestCase {
         let model = try Self.makeModel("resnet18", size: 32)
         let groups = model.graph.groups
         let lastBackbone = groups.firstIndex(of: "layer4")!
-        let exec = Executor(model: model, batchSize: 2, training: true, frozenGroups: Set(0..<lastBackbone))
+        let exec = try Executor(model: model, batchSize: 2, training: true, frozenGroups: Set(0..<lastBackbone))
         for node in model.graph.nodes {
             XCTAssertEqual(exec.plan.needsGrad[node.id], node.group >= lastBackbone, node.name)
         }

@@ -16,11 +16,11 @@ final class ExecutorLanesTests: XCTestCase {
         func run(_ e: Executor, _ k: Int) -> [Float] {
             x.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: e.forward($0.baseAddress!, count: k, rng: &rng), count: k * 3)) }
         }
-        let expected = run(Executor(model: model, batchSize: n, training: false, passFloats: .max, lanes: 1), n)
+        let expected = run(try Executor(model: model, batchSize: n, training: false, passFloats: .max, lanes: 1), n)
         // Samples split 3 + 2, each lane's first blocks one sample per pass, the rest of the
         // backbone two, the head all its samples at once; smaller batches than planned (a
         // single sample runs in lane 0 with every thread).
-        let laned = Executor(model: model, batchSize: n, training: false, passFloats: 24_576, lanes: 2)
+        let laned = try Executor(model: model, batchSize: n, training: false, passFloats: 24_576, lanes: 2)
         XCTAssertEqual(laned.lanes.count, 2)
         XCTAssertEqual(laned.lanes[0].plan.segments.map(\.passSize), [1, 2, 3])
         for k in [n, 1, 3] {
@@ -49,7 +49,7 @@ final class ExecutorLanesTests: XCTestCase {
         var graph = b.graph
         graph.features = pooled
         try graph.attachLinearHead(classes: 3)
-        let model = Model(graph: graph)
+        let model = try Model(graph: graph)
         model.initialize(seed: 11)
         return model
     }
@@ -60,7 +60,7 @@ final class ExecutorLanesTests: XCTestCase {
         var results: [(logits: [Float], model: Model)] = []
         for count in [1, lanes] {
             let model = try makeNetwork()
-            let executor = Executor(model: model, batchSize: n, training: true, lanes: count)
+            let executor = try Executor(model: model, batchSize: n, training: true, lanes: count)
             XCTAssertEqual(executor.lanes.count, count == 1 ? 0 : count)
             var rng = FineTuneCore.SplitMix64(seed: 0)
             model.zeroGradients()

@@ -8,7 +8,7 @@ final class IOModelFileTests: XCTestCase {
         let sd = try StateDict.load(contentsOf: IOFixture.url("io-tiny.pth"))
         let tensors = try sd.matchedTensors(to: IOFixture.tinyGraph(classes: 5), classifier: .keepAsHead)
         return ModelFile(backbone: "tiny", pluginVersion: "0.1", classes: ["a", "b", "c", "d", "e/f \"g\""],
-                         inputSize: 6, evalResize: 8, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225],
+                         inputSize: 16, evalResize: 20, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225],
                          provenance: Provenance(command: "train", source: "io-tiny.pth", strategy: "two-stage",
                                                 stage: "full", epoch: 3, metrics: ["val_accuracy": 0.75]),
                          tensors: tensors)
@@ -23,7 +23,7 @@ final class IOModelFileTests: XCTestCase {
         XCTAssertEqual(read.pluginVersion, "0.1")
         XCTAssertEqual(read.classes, model.classes)
         XCTAssertEqual(read.head, "linear")
-        XCTAssertEqual([read.inputSize, read.evalResize], [6, 8])
+        XCTAssertEqual([read.inputSize, read.evalResize], [16, 20])
         XCTAssertEqual(read.mean, model.mean)
         XCTAssertEqual(read.std, model.std)
         XCTAssertEqual(read.provenance, model.provenance)
@@ -32,7 +32,7 @@ final class IOModelFileTests: XCTestCase {
         let raw = try SafeTensorsFile(contentsOf: url)
         XCTAssertEqual(raw.metadata["format_version"], "1")
         XCTAssertEqual(raw.metadata["classes"], #"["a","b","c","d","e/f \"g\""]"#)
-        XCTAssertEqual(raw.metadata["input_size"], "6")
+        XCTAssertEqual(raw.metadata["input_size"], "16")
         // Its tensors load back into the graph, every key checked.
         let weights = try StateDict(tensors: read.tensors, file: url.path).matched(to: IOFixture.tinyGraph(classes: 5), classifier: .keepAsHead)
         XCTAssertEqual(weights.count, 14)
@@ -51,7 +51,7 @@ final class IOModelFileTests: XCTestCase {
         assertIOError(try ModelFile(contentsOf: write { $0["format_version"] = nil }),
                      mentioning: ["m.safetensors", "not a finetune model file", "import"])
         assertIOError(try ModelFile(contentsOf: write { $0["format_version"] = "2" }),
-                     mentioning: ["format version 2", "reads version 1"])
+                     mentioning: ["format version '2'", "reads version 1"])
         assertIOError(try ModelFile(contentsOf: write { $0["classes"] = "[\"a\"" }), mentioning: ["'classes'"])
         assertIOError(try ModelFile(contentsOf: write { $0["input_size"] = "big" }), mentioning: ["'input_size'"])
         assertIOError(try ModelFile(contentsOf: write { $0["backbone"] = nil }), mentioning: ["'backbone'", "missing"])

@@ -149,7 +149,7 @@ final class KernelGradientTests: XCTestCase {
             graph.features = pre
             try graph.attachLinearHead(classes: head)
         }
-        let model = Model(graph: graph)
+        let model = try Model(graph: graph)
         model.initialize(seed: 11)
         var rng = FineTuneCore.SplitMix64(seed: 5)
         for slot in model.slots where slot.spec.kind == .parameter {
@@ -158,7 +158,7 @@ final class KernelGradientTests: XCTestCase {
         let input = (0..<batch * h * w * c).map { _ in (rng.nextFloat() * 2 - 1) * inputScale / 2 }
         let outCount = graph.nodes[graph.output].outputShape.count * batch
         let r = (0..<outCount).map { _ in rng.nextFloat() * 2 - 1 }
-        let exec = Executor(model: model, batchSize: batch, training: true)
+        let exec = try Executor(model: model, batchSize: batch, training: true)
         func loss() -> Double {
             var maskRng = FineTuneCore.SplitMix64(seed: 99)
             let y = input.withUnsafeBufferPointer { exec.forward($0.baseAddress!, count: batch, rng: &maskRng) }

@@ -98,7 +98,7 @@ final class TrainingFeatureCacheTests: XCTestCase {
         let records = Trainer.readRecords(URL(fileURLWithPath: standardized.output)).filter { $0.kind == .epoch }
         let file = URL(fileURLWithPath: standardized.output + "/last.safetensors")
         try t.model.load(try ModelFile(contentsOf: file).graphAndWeights(backbone: t.backbone, file: file.path).weights)
-        let whole = Evaluation.run(Executor(model: t.model, batchSize: 8, training: false), loader: t.validation, classes: t.classes)
+        let whole = Evaluation.run(try Executor(model: t.model, batchSize: 8, training: false), loader: t.validation, classes: t.classes)
         XCTAssertEqual(whole.loss, records.last!.val_loss!, accuracy: 1e-4)
         XCTAssertEqual(whole.accuracy, records.last!.val_accuracy!)
     }

@@ -24,22 +24,25 @@ public struct EngineBenchmark: Codable, Sendable {
                            steps: Int = 3, threads: Int = 2, modes: Set<Mode> = Set(Mode.allCases)) throws -> EngineBenchmark {
         ComputeThreads.set(threads)
         let size = inputSize ?? backbone.inputSize
-        let model = Model(graph: try backbone.makeClassifier(classes: classes, inputSize: size))
+        let model = try Model(graph: try backbone.makeClassifier(classes: classes, inputSize: size))
         model.initialize(seed: 0)
         var rng = SplitMix64(seed: 1)
+        try MemoryBudget.require(floats: CheckedSize.product(of: [batch, size, size, 3, 2]),
+                                 what: "a random input batch of \(batch) images of \(size)x\(size) pixels",
+                                 hint: "lower --batch or --input-size")
         let input = FloatBuffer((0..<batch * size * size * 3).map { _ in rng.nextFloat() * 2 - 1 })
         let flops = Double(model.graph.forwardFLOPsPerSample)
         var result = EngineBenchmark(backbone: backbone.name, input_size: size, batch: batch, threads: threads,
                                      forward_gflops_per_image: flops / 1e9, peak_rss_bytes: 0)
 
         if modes.contains(.inference) {
-            let inference = Executor(model: model, batchSize: batch, training: false)
+            let inference = try Executor(model: model, batchSize: batch, training: false)
             let rate = Double(batch) / time(steps) { inference.forward(input.pointer, count: batch, rng: &rng) }
             result.inference_images_per_second = rate
             result.inference_gflops_per_second = rate * flops / 1e9
         }
         if modes.contains(.training) {
-            let train = Executor(model: model, batchSize: batch, training: true)
+            let train = try Executor(model: model, batchSize: batch, training: true)
             let sgd = SGD(momentum: 0.9)
             let labels = (0..<batch).map { Int32($0 % classes) }
             var dLogits = [Float](repeating: 0, count: batch * classes)

@@ -21,19 +21,23 @@ public final class ImageClassifier {
     /// Loads a model file; its backbone plugin is looked up in `catalog` (default search path).
     /// - Parameter maxImagePixels: larger images are refused before decoding (`--max-image-pixels`,
     ///   checked by `ImageDecoder.checkMaxPixels`).
+    /// - Throws: `WeightsFileError` naming the file and the field for a model file `ModelFile`
+    ///   refuses; `InvalidOption` for a batch size outside `OptionRange.batchSize`; `MemoryError`
+    ///   when the batch at the model's input size needs more memory than the machine has.
     public init(contentsOf url: URL, catalog: PluginCatalog = PluginCatalog(), batchSize: Int = 8,
                 maxImagePixels: Int = Limits.defaultImagePixels) throws {
+        try InvalidOption.check(batchSize, in: OptionRange.batchSize, "the batch size (--batch-size)")
         try ImageDecoder.checkMaxPixels(maxImagePixels)
         decoder = ImageDecoder(maxPixels: maxImagePixels)
         let (file, backbone) = try ModelFile.load(contentsOf: url, catalog: catalog)
         let (graph, weights) = try file.graphAndWeights(backbone: backbone, file: url.path)
-        let model = Model(graph: graph)
+        let model = try Model(graph: graph)
         try model.load(weights)
         self.file = file
         self.backbone = backbone
         classes = file.classes
         self.batchSize = batchSize
-        executor = Executor(model: model, batchSize: batchSize, training: false)
+        executor = try Executor(model: model, batchSize: batchSize, training: false)
         transform = EvalTransform(resize: file.evalResize, crop: file.inputSize, normalize: Normalize(mean: file.mean, std: file.std))
     }
 

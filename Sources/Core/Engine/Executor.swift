@@ -54,6 +54,8 @@ public final class Executor {
     let segmentOutputs: [FloatBuffer]
     /// Floats of one sample's input.
     let inputCount: Int
+    /// The memory of the buffers, held for the executor's lifetime.
+    private let reservation: MemoryReservation
 
     /// Inference micro-batches: where the forward pass does fewer than 400 FLOPs per activation
     /// value it writes (MobileNetV2 and EfficientNet-B3; ResNet18 does over 1,000), each pass
@@ -77,15 +79,18 @@ public final class Executor {
     ///   - frozenGroups: indices into `model.graph.groups` that receive no gradients.
     ///   - passFloats: overrides `passFloats(_:)` (tests; `.max`: whole batches).
     ///   - lanes: overrides the number of lanes (tests; default one per compute thread).
+    /// - Throws: `InvalidOption` for a batch size outside `OptionRange.batchSize`; `MemoryError`,
+    ///   before allocating, when the buffers and the model need more memory than the machine has.
     public convenience init(model: Model, batchSize: Int, training: Bool, frozenGroups: Set<Int> = [],
-                            passFloats: Int? = nil, lanes: Int? = nil) {
-        self.init(model: model, batchSize: batchSize, training: training, frozenGroups: frozenGroups,
-                  passFloats: passFloats ?? Self.passFloats(model.graph), lanes: lanes, lane: nil)
+                            passFloats: Int? = nil, lanes: Int? = nil) throws {
+        try InvalidOption.check(batchSize, in: OptionRange.batchSize, "the batch size (--batch-size)")
+        try self.init(model: model, batchSize: batchSize, training: training, frozenGroups: frozenGroups,
+                      passFloats: passFloats ?? Self.passFloats(model.graph), lanes: lanes, lane: nil)
     }
 
     /// `lane`: the index and shared threads of a lane of another executor.
     private init(model: Model, batchSize: Int, training: Bool, frozenGroups: Set<Int>, passFloats: Int?,
-                 lanes laneCount: Int?, lane: (index: Int, threads: LaneThreads)?) {
+                 lanes laneCount: Int?, lane: (index: Int, threads: LaneThreads, wholeBatch: Int)?) throws {
         self.model = model
         self.batchSize = batchSize
         self.training = training
@@ -96,30 +101,19 @@ public final class Executor {
         let threads = laneCount > 1 ? LaneThreads(count: laneCount) : lane?.threads
         laneThreads = threads
         laneIndex = lane?.index ?? 0
-        lanes = laneCount == 1 ? [] : (0..<laneCount).map { i in
-            Executor(model: model, batchSize: (batchSize + laneCount - 1) / laneCount, training: training,
-                     frozenGroups: frozenGroups, passFloats: passFloats, lanes: 1, lane: (i, threads!))
+        lanes = laneCount == 1 ? [] : try (0..<laneCount).map { i in
+            try Executor(model: model, batchSize: (batchSize + laneCount - 1) / laneCount, training: training,
+                     frozenGroups: frozenGroups, passFloats: passFloats, lanes: 1, lane: (i, threads!, batchSize))
         }
         // What the buffers are planned for: nothing where the lanes run the passes.
         let batchSize = lanes.isEmpty ? batchSize : 0
-        inputCount = graph.nodes.first { if case .input = $0.operation { true } else { false } }!.outputShape.count
+        let inputShape = graph.nodes.first { if case .input = $0.operation { true } else { false } }!.outputShape
+        inputCount = inputShape.count
         let plan = ExecutionPlan(graph: graph, batchSize: batchSize, training: training, frozenGroups: frozenGroups,
                                  passFloats: passFloats)
         self.plan = plan
-        let gathers = laneCount > 1 || lanes.isEmpty && plan.segments.last!.passSize < batchSize
-        gathered = FloatBuffer(count: gathers ? self.batchSize * graph.nodes[graph.output].outputShape.count : 0)
-        passSize = lanes.first?.passSize ?? plan.segments[0].passSize
-        segmentOutputs = zip(plan.segments, plan.segments.dropFirst()).map { segment, next in
-            FloatBuffer(count: next.passSize * graph.nodes[segment.end].outputShape.count, zeroed: false)
-        }
-        buffers = plan.bufferSizes.map { FloatBuffer(count: $0, zeroed: false) }
         let nodes = graph.nodes
-        let gradBuffers = plan.gradBufferSizes.map { FloatBuffer(count: $0, zeroed: false) }
-        grads = plan.gradStorage.map { $0.map { gradBuffers[$0] } }
-        gradWritten = Array(repeating: false, count: nodes.count)
-        let largest = nodes.map(\.outputShape.count).max() ?? 0
-        accumulate = FloatBuffer(count: training ? largest * batchSize : 0, zeroed: false)
-        geometry = nodes.map { node in
+        let geometry: [ConvGeometry?] = nodes.map { node in
             guard let input = node.inputs.first else { return nil }
             let shape = nodes[input].outputShape
             switch node.operation {
@@ -128,6 +122,33 @@ public final class Executor {
             default: return nil
             }
         }
+        let gathers = laneCount > 1 || lanes.isEmpty && plan.segments.last!.passSize < batchSize
+        let gatheredCount = gathers ? CheckedSize.product(self.batchSize, nodes[graph.output].outputShape.count) : 0
+        let laneGradientCount = lane.map { $0.index > 0 && training ? model.parameters.reduce(0) { $0 + $1.value.count } : 0 } ?? 0
+        // Reserved: this executor's buffers. Checked besides: those of the sibling lanes still to
+        // come (all alike) and, but in a lane, the input batch its caller provides.
+        let own = MemoryBudget.total([Self.floatsToAllocate(plan, graph: graph, geometry: geometry, batchSize: batchSize,
+                                                            training: training),
+                                      gatheredCount, laneGradientCount])
+        let laterLanes = lane.map { $0.threads.count - 1 - $0.index } ?? 0
+        reservation = try MemoryBudget.reserve(
+            floats: own,
+            transient: lane == nil ? CheckedSize.product(self.batchSize, inputShape.count) : own.flatMap { CheckedSize.product($0, laterLanes) },
+            what: "\(training ? "training" : "inference") on batches of \(lane?.wholeBatch ?? self.batchSize) "
+                + "inputs of \(inputShape) values",
+            hint: "lower --batch-size or --input-size")
+        gathered = FloatBuffer(count: gatheredCount ?? 0)
+        passSize = lanes.first?.passSize ?? plan.segments[0].passSize
+        segmentOutputs = zip(plan.segments, plan.segments.dropFirst()).map { segment, next in
+            FloatBuffer(count: next.passSize * graph.nodes[segment.end].outputShape.count, zeroed: false)
+        }
+        buffers = plan.bufferSizes.map { FloatBuffer(count: $0, zeroed: false) }
+        let gradBuffers = plan.gradBufferSizes.map { FloatBuffer(count: $0, zeroed: false) }
+        grads = plan.gradStorage.map { $0.map { gradBuffers[$0] } }
+        gradWritten = Array(repeating: false, count: nodes.count)
+        let largest = nodes.map(\.outputShape.count).max() ?? 0
+        accumulate = FloatBuffer(count: training ? largest * batchSize : 0, zeroed: false)
+        self.geometry = geometry
         scratch = FloatBuffer(count: batchSize == 0 ? 0 : geometry.compactMap { $0.map(Conv2D.scratchCount) }.max() ?? 0,
                               zeroed: false)
         batchStats = nodes.map { node in

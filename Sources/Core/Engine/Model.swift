@@ -30,8 +30,15 @@ public final class Model: @unchecked Sendable {
     /// Bumped whenever values change outside training steps (loads, initialisation), so cached
     /// derived weights (BN folded into convolutions) are rebuilt.
     public private(set) var version = 0
+    /// The memory of the values and gradients, held for the model's lifetime.
+    private let reservation: MemoryReservation
 
-    public init(graph: Graph) {
+    /// Allocates every tensor of `graph` (zeros; BN as `resetBatchNorm`). Throws `MemoryError`
+    /// before allocating when the values and gradients need more memory than the machine has.
+    public init(graph: Graph) throws {
+        reservation = try MemoryBudget.reserve(floats: Self.floatCount(graph),
+                                               what: "the model's weights and their gradients",
+                                               hint: "use a narrower --head, fewer classes or a smaller backbone")
         self.graph = graph
         var slots: [Slot] = [], byNode: [[Int]] = []
         for node in graph.nodes {
@@ -44,6 +51,13 @@ public final class Model: @unchecked Sendable {
         slotsByNode = byNode
         slotIndex = Dictionary(uniqueKeysWithValues: slots.enumerated().map { ($1.spec.name, $0) })
         resetBatchNorm()
+    }
+
+    /// Floats `init(graph:)` allocates: each tensor's values, and a gradient per parameter; nil on overflow.
+    static func floatCount(_ graph: Graph) -> Int? {
+        MemoryBudget.total(graph.nodes.flatMap(\.tensors).map { spec in
+            CheckedSize.product(of: spec.shape).flatMap { CheckedSize.product($0, spec.kind == .parameter ? 2 : 1) }
+        })
     }
 
     public func slots(of node: Int) -> [Slot] { slotsByNode[node].map { slots[$0] } }

@@ -11,6 +11,9 @@ extension ModelFile {
             throw WeightsFileError(file: weights.file, reason: "no classifier in the file (no fc.weight or classifier.N.weight); it holds a backbone only",
                                    hint: "import needs a whole-model checkpoint; to fine-tune, pass this file to train --weights")
         }
+        guard (1...Limits.classes).contains(classifier.classes) else {
+            throw WeightsFileError(file: weights.file, reason: "its classifier '\(classifier.weightKey)' has \(classifier.classes) outputs; a model has 1 to \(Limits.classes) classes")
+        }
         let names = classNames ?? (0..<classifier.classes).map { "class\($0)" }
         guard names.count == classifier.classes else {
             throw WeightsFileError(file: weights.file, reason: "its classifier '\(classifier.weightKey)' has \(classifier.classes) outputs, but \(names.count) class names were given",
@@ -23,7 +26,8 @@ extension ModelFile {
         return ModelFile(backbone: backbone, classes: names, provenance: provenance, tensors: tensors)
     }
 
-    /// Class names, one per line (surrounding spaces and blank lines ignored); duplicates are an error.
+    /// Class names, one per line (surrounding spaces and blank lines ignored), checked as a model
+    /// file's are (`checkClassNames`): duplicates and terminal controls are errors.
     public static func readClassNames(contentsOf url: URL) throws -> [String] {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
@@ -32,10 +36,7 @@ extension ModelFile {
         let names = text.split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw WeightsFileError(file: url.path, reason: "no class names (expected one per line)") }
-        var seen = Set<String>()
-        for (i, n) in names.enumerated() where !seen.insert(n).inserted {
-            throw WeightsFileError(file: url.path, reason: "class name '\(n)' appears twice (line \(i + 1) of the non-blank lines)")
-        }
+        try checkClassNames(names, file: url.path)
         return names
     }
 }

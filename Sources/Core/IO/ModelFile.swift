@@ -70,7 +70,9 @@ public struct ModelFile: Sendable {
     }
 
     /// Writes the model atomically; an existing file at `url` is replaced only when complete.
+    /// A model `validate` refuses is not written: what is written reads back.
     public func write(to url: URL) throws {
+        try validate(file: url.path)
         try SafeTensorsWriter.write(tensors, metadata: metadata, to: url)
     }
 
@@ -82,10 +84,15 @@ public struct ModelFile: Sendable {
 
     // MARK: reading
 
-    /// Reads a model file and checks its metadata; errors name the file and the key.
+    /// Reads a model file and checks its metadata (see `validate`); errors name the file and the key.
     public init(contentsOf url: URL) throws {
         let file = try SafeTensorsFile(contentsOf: url)
         try self.init(file, name: url.path)
+    }
+
+    /// Parses a model file's bytes and checks its metadata; `file` names them in errors.
+    public init(data: Data, file: String) throws {
+        try self.init(try SafeTensorsFile(data: data, file: file), name: file)
     }
 
     /// Reads a model file and finds its backbone's plugin in `catalog`.
@@ -104,7 +111,7 @@ public struct ModelFile: Sendable {
                       hint: "pretrained weights go to `finetune import` or `finetune train --weights`")
         }
         guard version == Self.formatVersion else {
-            throw bad("model format version \(version); this finetune reads version \(Self.formatVersion)",
+            throw bad("model format version \(version.quotedForTerminal); this finetune reads version \(Self.formatVersion)",
                       hint: "use the finetune release that wrote it, or a newer one")
         }
         func field(_ key: String) throws -> String {
@@ -119,7 +126,7 @@ public struct ModelFile: Sendable {
             }
         }
         func integer(_ key: String) throws -> Int {
-            guard let i = Int(try field(key)), i > 0 else { throw bad("metadata key '\(key)' is not a positive integer") }
+            guard let i = Int(try field(key)) else { throw bad("metadata key '\(key)' is not an integer") }
             return i
         }
         self.init(backbone: try field("backbone"), pluginVersion: m["plugin_version"] ?? "?",
@@ -127,16 +134,7 @@ public struct ModelFile: Sendable {
                   inputSize: try integer("input_size"), evalResize: try integer("eval_resize"),
                   mean: try decode("mean", as: [Float].self), std: try decode("std", as: [Float].self),
                   provenance: try decode("provenance", as: Provenance.self), tensors: file.tensors)
-        let spec: HeadSpec
-        do { spec = try HeadSpec(parsing: head) } catch { throw bad("\(error)") }
-        guard mean.count == 3, std.count == 3 else { throw bad("mean and std must have 3 values each") }
-        guard !classes.isEmpty else { throw bad("the model has no classes") }
-        let last = spec.hidden.isEmpty ? "head" : "head.\(spec.hidden.count)"
-        let weight = tensors.first { $0.name == last + ".weight" }, bias = tensors.first { $0.name == last + ".bias" }
-        guard let weight, let bias, weight.shape.count == 2 else { throw bad("tensors \(last).weight and \(last).bias are missing") }
-        guard weight.shape[0] == classes.count, bias.shape == [classes.count] else {
-            throw bad("\(last).weight is \(weight.shape) and \(last).bias \(bias.shape), but there are \(classes.count) class names")
-        }
+        try validate(file: name)
     }
 
     /// The head this model file describes.
@@ -157,6 +155,7 @@ public struct ModelFile: Sendable {
 
     /// The backbone's graph with this model's head, and its tensors by name, every key checked.
     public func graphAndWeights(backbone b: Backbone, file: String) throws -> (graph: Graph, weights: [String: NamedTensor]) {
+        try validate(file: file)
         let graph = try b.makeClassifier(classes: classes.count, head: headSpec, inputSize: inputSize)
         let weights = try StateDict(tensors: tensors, file: file).matched(to: graph, classifier: .exact)
         return (graph, weights)

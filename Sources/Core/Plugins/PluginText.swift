@@ -28,24 +28,12 @@ enum PluginText {
         return escaped(String(decoding: UnsafeRawBufferPointer(start: p, count: length), as: UTF8.self))
     }
 
-    /// `text` with every control character written as `\u{1B}`, safe to print.
-    static func escaped(_ text: String) -> String {
-        var out = ""
-        for u in text.unicodeScalars {
-            if isControl(u) {
-                out += "\\u{\(String(u.value, radix: 16, uppercase: true))}"
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-        return out
-    }
+    /// `text` with every control character written as `\u{1B}`, safe to print (`String.terminalSafe`).
+    static func escaped(_ text: String) -> String { text.terminalSafe }
 
-    /// C0 and C1 controls, DEL, and the bidirectional overrides and isolates that reorder a line.
-    static func isControl(_ u: Unicode.Scalar) -> Bool {
-        u.properties.generalCategory == .control
-            || (0x202A...0x202E).contains(u.value) || (0x2066...0x2069).contains(u.value)
-    }
+    /// What a terminal acts on instead of showing (`String.isTerminalControl`): C0 and C1
+    /// controls, DEL, line separators, and the bidirectional marks, overrides and isolates.
+    static func isControl(_ u: Unicode.Scalar) -> Bool { String.isTerminalControl(u) }
 }
 
 /// Text from a plugin that is too long or holds a control character.

@@ -34,10 +34,20 @@ public enum Limits {
     /// Side length of a network input (`--input-size`, a model file's `input_size` and
     /// `eval_resize`, a backbone's declared sizes).
     public static let imageSide = 2048
+    /// Smallest side length of a network input (below it the backbones' strides leave nothing).
+    public static let minimumImageSide = 16
     /// Channels of one activation, and the width of a head layer or of a backbone's features.
     public static let channels = 65_536
     /// Classes of one classifier.
     public static let classes = 100_000
+    /// UTF-8 bytes of one name read from outside: a class, a backbone, a plugin version.
+    public static let nameBytes = 1024
+    /// Hidden layers of an `mlp:` head.
+    public static let headLayers = 16
+    /// Normalisation of a model file: |mean| at most this, std at least `smallestStd` (a smaller
+    /// std turns pixel values into infinities, and a std of 0 into NaN).
+    public static let meanMagnitude: Float = 1000
+    public static let smallestStd: Float = 1e-6
     /// Elements of one parameter tensor (2^31: 8 GB of Float32).
     public static let parameterElements = 1 << 31
     /// Elements a torch checkpoint's tensors may hold together, per byte of the file (a file
@@ -46,6 +56,8 @@ public enum Limits {
     public static let elementsPerWeightsFileByte = 4
     /// Samples in one batch.
     public static let batchSize = 65_536
+    /// Compute or decoding threads.
+    public static let threads = 256
     /// Parameters of one network, all tensors together (2^31: 8 GB of Float32).
     public static let parameters = 1 << 31
     /// Elements of one sample's activation at one layer (2^28: 1 GB of Float32).

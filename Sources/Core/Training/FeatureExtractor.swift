@@ -15,9 +15,9 @@ final class FeatureExtractor {
     ///   - batchSize: the largest batch `table` will run.
     init(classifier: Model, batchSize: Int) throws {
         let graph = try classifier.graph.backboneOnly()
-        model = Model(graph: graph)
+        model = try Model(graph: graph)
         model.copyValues(from: classifier)
-        executor = Executor(model: model, batchSize: batchSize, training: false)
+        executor = try Executor(model: model, batchSize: batchSize, training: false)
         width = graph.nodes[graph.output].outputShape.count
     }
 

@@ -23,10 +23,10 @@ extension Trainer {
 
         init(classifier: Model, cache: FeatureCache, batchSize: Int) throws {
             self.cache = cache
-            model = Model(graph: try classifier.graph.headOnly())
+            model = try Model(graph: classifier.graph.headOnly())
             model.copyValues(from: classifier)
-            executor = Executor(model: model, batchSize: batchSize, training: true)
-            evaluator = Executor(model: model, batchSize: batchSize, training: false)
+            executor = try Executor(model: model, batchSize: batchSize, training: true)
+            evaluator = try Executor(model: model, batchSize: batchSize, training: false)
             guard let first = model.graph.nodes.first(where: { $0.inputs == [0] }), case .linear(let outputs, true) = first.operation
             else { throw GraphError.badInput(layer: "head", reason: "does not start with a linear layer with a bias") }
             firstLayer = (first.tensors[0].name, first.tensors[1].name, outputs)

@@ -13,7 +13,7 @@ extension Trainer {
     /// Runs the remaining stages. Throws `TrainingError.diverged` when the loss stops being finite.
     public func run() throws -> Outcome {
         ComputeThreads.set(options.threads)
-        let evaluator = Executor(model: model, batchSize: options.batchSize, training: false)
+        let evaluator = try Executor(model: model, batchSize: options.batchSize, training: false)
         let batches = train.batchCount
         // The cached head of the stage that ran last, if it was cached (its validation features
         // serve the final evaluation: a cached stage's backbone never trains, nor did any before it).
@@ -27,7 +27,7 @@ extension Trainer {
             // With cached features the head trains alone, in its own model (see Trainer+FeatureCache.swift).
             let cached = try cachedHead(for: stage)
             lastCached = cached
-            let executor = cached?.executor
+            let executor = try cached?.executor
                 ?? Executor(model: model, batchSize: options.batchSize, training: true, frozenGroups: stage.frozenGroups)
             let trainable = cached?.model.parameters ?? model.parameters.filter { !stage.frozenGroups.contains($0.group) }
             let optimizer = makeOptimizer()

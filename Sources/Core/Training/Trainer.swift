@@ -49,9 +49,10 @@ public final class Trainer {
         let size = options.inputSize ?? backbone.inputSize
         let (trainSet, valSet) = try Self.datasets(options)
         classes = trainSet.classes
+        try ModelFile.checkClassNames(classes, file: options.data)  // as the model file will be read back
         let head = try HeadSpec(parsing: options.head, dropout: options.dropout)
         graph = try backbone.makeClassifier(classes: classes.count, head: head, inputSize: size)
-        model = Model(graph: graph)
+        model = try Model(graph: graph)
         stages = Stage.plan(options, groups: graph.groups)
         let evalResize = Int((Double(size) * Double(backbone.evalResize) / Double(backbone.inputSize)).rounded())
         let normalize = Normalize(mean: backbone.mean, std: backbone.std)

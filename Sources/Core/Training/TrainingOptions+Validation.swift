@@ -3,44 +3,36 @@
 /// copied run folder cannot ask for what a flag could not.
 extension TrainingOptions {
     /// Why options are not usable: the option, as the command line names it, and what it accepts.
-    public struct Invalid: Error, CustomStringConvertible, Equatable {
-        public var option: String
-        public var accepted: String
-        public var description: String { "\(option) must be \(accepted)" }
-    }
+    public typealias Invalid = InvalidOption
 
     /// Throws `Invalid` naming the first option outside its accepted range.
     public func validate() throws {
-        func check(_ ok: Bool, _ option: String, _ accepted: String) throws {
-            if !ok { throw Invalid(option: option, accepted: accepted) }
-        }
         func positiveFinite(_ x: Float) -> Bool { x.isFinite && x > 0 }
-        try check((0...100_000).contains(epochs), "--epochs", "an integer from 0 to 100000")
-        try check((0...100_000).contains(freezeEpochs), "--freeze-epochs", "an integer from 0 to 100000")
-        try check(positiveFinite(lr), "--lr", "a positive number")
-        try check(positiveFinite(finetuneLR), "--finetune-lr", "a positive number")
-        try check(positiveFinite(backboneLRMultiplier), "--backbone-lr-mult", "a positive number")
-        try check(unfreeze.map { (0...10_000).contains($0) } ?? true, "--unfreeze", "an integer from 0 to 10000")
-        try check(weightDecay.isFinite && weightDecay >= 0, "--weight-decay", "a number >= 0")
-        try check(momentum.isFinite && (0..<1).contains(momentum), "--momentum", "a number in [0, 1)")
-        try check((0...10_000_000).contains(warmupSteps), "--warmup", "an integer from 0 to 10000000")
-        try check(dropout.isFinite && (0..<1).contains(dropout), "--dropout", "a number in [0, 1)")
-        try check(labelSmoothing.isFinite && (0..<1).contains(labelSmoothing), "--label-smoothing", "a number in [0, 1)")
-        try check((1...Limits.batchSize).contains(batchSize), "--batch-size", "an integer from 1 to \(Limits.batchSize)")
-        try check(inputSize.map { (16...Limits.imageSide).contains($0) } ?? true, "--input-size",
-                  "an integer from 16 to \(Limits.imageSide) pixels")
-        try check(valSplit.isFinite && valSplit > 0 && valSplit < 1, "--val-split", "a fraction between 0 and 1 (exclusive)")
-        try check(patience.map { (1...100_000).contains($0) } ?? true, "--patience", "an integer from 1 to 100000")
-        try check((1...256).contains(threads), "--threads", "an integer from 1 to 256")
-        try check((1...256).contains(workers), "--workers", "an integer from 1 to 256")
-        try check(rotation.isFinite && (0...180).contains(rotation), "--rotation", "a number of degrees from 0 to 180")
-        try check(shear.isFinite && (0..<90).contains(shear), "--shear", "a number of degrees in [0, 90)")
-        try check(colorJitter.isFinite && (0...1).contains(colorJitter), "--color-jitter", "a number from 0 to 1")
-        try check(cacheFeatures.map { (1...1000).contains($0) } ?? true, "--cache-features",
+        try InvalidOption.check(epochs, in: 0...100_000, "--epochs")
+        try InvalidOption.check(freezeEpochs, in: 0...100_000, "--freeze-epochs")
+        try InvalidOption.check(positiveFinite(lr), "--lr", "a positive number")
+        try InvalidOption.check(positiveFinite(finetuneLR), "--finetune-lr", "a positive number")
+        try InvalidOption.check(positiveFinite(backboneLRMultiplier), "--backbone-lr-mult", "a positive number")
+        try InvalidOption.check(unfreeze, in: 0...10_000, "--unfreeze")
+        try InvalidOption.check(weightDecay.isFinite && weightDecay >= 0, "--weight-decay", "a number >= 0")
+        try InvalidOption.check(momentum.isFinite && (0..<1).contains(momentum), "--momentum", "a number in [0, 1)")
+        try InvalidOption.check(warmupSteps, in: 0...10_000_000, "--warmup")
+        try InvalidOption.check(dropout.isFinite && (0..<1).contains(dropout), "--dropout", "a number in [0, 1)")
+        try InvalidOption.check(labelSmoothing.isFinite && (0..<1).contains(labelSmoothing), "--label-smoothing", "a number in [0, 1)")
+        try InvalidOption.check(batchSize, in: OptionRange.batchSize, "--batch-size")
+        try InvalidOption.check(inputSize, in: OptionRange.imageSide, "--input-size", unit: "pixels")
+        try InvalidOption.check(valSplit.isFinite && valSplit > 0 && valSplit < 1, "--val-split", "a fraction between 0 and 1 (exclusive)")
+        try InvalidOption.check(patience, in: 1...100_000, "--patience")
+        try InvalidOption.check(threads, in: OptionRange.threads, "--threads")
+        try InvalidOption.check(workers, in: OptionRange.threads, "--workers")
+        try InvalidOption.check(rotation.isFinite && (0...180).contains(rotation), "--rotation", "a number of degrees from 0 to 180")
+        try InvalidOption.check(shear.isFinite && (0..<90).contains(shear), "--shear", "a number of degrees in [0, 90)")
+        try InvalidOption.check(colorJitter.isFinite && (0...1).contains(colorJitter), "--color-jitter", "a number from 0 to 1")
+        try InvalidOption.check(cacheFeatures.map { (1...1000).contains($0) } ?? true, "--cache-features",
                   "an integer from 1 to 1000 views (leave it out to run the whole network every step)")
-        try check((1...1_000_000).contains(logEvery), "the logging interval", "an integer from 1 to 1000000")
-        try check(ImageDecoder.maxPixelsRange.contains(maxImagePixels), "--max-image-pixels",
-                  "an integer from 1 to \(Limits.maxImagePixels)")
+        try InvalidOption.check((1...1_000_000).contains(logEvery), "the logging interval", "an integer from 1 to 1000000")
+        try InvalidOption.check(ImageDecoder.maxPixelsRange.contains(maxImagePixels), "--max-image-pixels",
+                                "an integer from 1 to \(Limits.maxImagePixels)")
         do { _ = try HeadSpec(parsing: head, dropout: dropout) } catch {
             throw Invalid(option: "--head", accepted: "linear or mlp:W1,W2,... (\(error))")
         }
