@@ -28,4 +28,8 @@ public enum Limits {
     public static let parameterElements = 1 << 31
     /// Samples in one batch.
     public static let batchSize = 65_536
+    /// Bytes of a run folder's `training-state.json` (a few kB: the tensors are beside it).
+    public static let runStateBytes = 1 << 20
+    /// Bytes of a run folder's `metrics.jsonl` read back for the report.
+    public static let metricsBytes = 256 << 20
 }

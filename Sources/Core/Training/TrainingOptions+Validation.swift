@@ -17,6 +17,8 @@ extension TrainingOptions {
         func positiveFinite(_ x: Float) -> Bool { x.isFinite && x > 0 }
         try check((0...100_000).contains(epochs), "--epochs", "an integer from 0 to 100000")
         try check((0...100_000).contains(freezeEpochs), "--freeze-epochs", "an integer from 0 to 100000")
+        try check(epochs > 0 || (strategy == .twoStage && freezeEpochs > 0), "--epochs",
+                  "at least 1 (or, for two-stage, --freeze-epochs at least 1)")
         try check(positiveFinite(lr), "--lr", "a positive number")
         try check(positiveFinite(finetuneLR), "--finetune-lr", "a positive number")
         try check(positiveFinite(backboneLRMultiplier), "--backbone-lr-mult", "a positive number")
@@ -39,9 +41,11 @@ extension TrainingOptions {
         try check(cacheFeatures.map { (1...1000).contains($0) } ?? true, "--cache-features",
                   "an integer from 1 to 1000 views (leave it out to run the whole network every step)")
         try check((1...1_000_000).contains(logEvery), "the logging interval", "an integer from 1 to 1000000")
-        do { _ = try HeadSpec(parsing: head, dropout: dropout) } catch {
+        let spec: HeadSpec
+        do { spec = try HeadSpec(parsing: head, dropout: dropout) } catch {
             throw Invalid(option: "--head", accepted: "linear or mlp:W1,W2,... (\(error))")
         }
+        try check(spec.hidden.allSatisfy { $0 <= Limits.channels }, "--head", "linear or mlp:W1,W2,... with widths up to \(Limits.channels)")
         do { _ = try LearningRateSchedule(parsing: schedule, warmupSteps: warmupSteps) } catch {
             throw Invalid(option: "--schedule", accepted: "constant, cosine, step:EVERY:GAMMA or onecycle (\(error))")
         }
