@@ -182,8 +182,8 @@ final class ReportTests: XCTestCase {
     func testHugeStepNumbersGiveABoundedAxis() {
         let huge = 1 << 62
         let records = (0..<3).map { i in
-            MetricsRecord(kind: .step, stage: "full", epoch: 1, step: huge + i * 10, loss: 1, accuracy: 0.5,
-                          learning_rate: 1e-3, images_per_second: 10, elapsed: Double(i))
+            MetricsRecord(kind: i == 2 ? .epoch : .step, stage: "full", epoch: 1, step: huge + i * 10, loss: 1, accuracy: 0.5,
+                          learning_rate: 1e-3, images_per_second: 10, val_loss: 1, val_accuracy: 0.5, elapsed: Double(i))
         }
         let html = TrainingReport(title: "t", records: records).html()
         XCTAssertTrue(html.contains("<svg"))

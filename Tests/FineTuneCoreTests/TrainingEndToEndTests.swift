@@ -42,7 +42,7 @@ final class TrainingEndToEndTests: XCTestCase {
         let o = options()
         guard case .finished(let best) = try trainer(o).run() else { return XCTFail("interrupted") }
         let files = try FileManager.default.contentsOfDirectory(atPath: o.output)
-        for name in ["best.safetensors", "last.safetensors", "metrics.jsonl", "report.html", TrainingState.fileName] {
+        for name in ["best.safetensors", "last.safetensors", "metrics.jsonl", "report.html", "training-state.json", "optimizer.safetensors"] {
             XCTAssertTrue(files.contains(name), "\(name) in \(files)")
         }
         let accuracy = try XCTUnwrap(best?.accuracy)
@@ -82,11 +82,12 @@ final class TrainingEndToEndTests: XCTestCase {
         _ = try trainer(a).run()
         var b = options()
         b.seed = a.seed
-        // Stop inside the second stage (epoch 2 of 3: 4 steps per epoch with 36 images in batches of 8).
-        guard case .interrupted = try trainer(b, stopAfter: 6).run() else { return XCTFail("expected an interruption") }
+        // Stop inside the second stage (epoch 2 of 3: 4 steps per epoch with 36 images in batches of 8;
+        // polled before each step, each of the 2 validation batches and after validation).
+        guard case .interrupted = try trainer(b, stopAfter: 9).run() else { return XCTFail("expected an interruption") }
         let state = try TrainingState(contentsOf: RunFolder(URL(fileURLWithPath: b.output)).url(.state))
         XCTAssertEqual(state.stage, 1)
-        XCTAssertGreaterThan(state.batchInEpoch, 0)
+        XCTAssertEqual(state.batchInEpoch, 2)
         guard case .finished = try trainer(b, resume: true).run() else { return XCTFail("interrupted again") }
         let x = try ModelFile(contentsOf: URL(fileURLWithPath: a.output + "/last.safetensors")).tensors
         let y = try ModelFile(contentsOf: URL(fileURLWithPath: b.output + "/last.safetensors")).tensors

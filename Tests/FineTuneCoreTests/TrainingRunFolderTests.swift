@@ -33,15 +33,16 @@ final class TrainingRunFolderTests: XCTestCase {
                                        parameters: ["w": .init(step: generation, buffers: ["exp_avg": [Float(generation)], "exp_avg_sq": [1]])])
         struct Crash: Error {}
         try folder.commit { staged in
-            let writes: [() throws -> Void] = [
-                { try SafeTensorsWriter.write([NamedTensor(name: "w", shape: [1], values: [Float(generation)])], to: staged(.best)) },
-                { try SafeTensorsWriter.write([NamedTensor(name: "w", shape: [1], values: [Float(generation)])], to: staged(.last)) },
-                { try optimizer.write(to: staged(.optimizer), generation: generation) },
-                { try AtomicFile.write(try s.encoded(), to: staged(.state)) },
+            let urls = RunFolder.committed.map(staged)
+            let writes: [(URL) throws -> Void] = [
+                { try SafeTensorsWriter.write([NamedTensor(name: "w", shape: [1], values: [Float(generation)])], to: $0) },
+                { try SafeTensorsWriter.write([NamedTensor(name: "w", shape: [1], values: [Float(generation)])], to: $0) },
+                { try optimizer.write(to: $0, generation: generation) },
+                { try AtomicFile.write(try s.encoded(), to: $0) },
             ]
             for (i, write) in writes.enumerated() {
                 if i == files { throw Crash() }
-                try write()
+                try write(urls[i])
             }
         }
     }

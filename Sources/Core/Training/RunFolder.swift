@@ -80,9 +80,11 @@ public struct RunFolder: Sendable {
             try? fm.removeItem(at: url.appendingPathComponent(
                 Self.bestCopyName(backbone: previous.options.backbone, data: previous.options.data, accuracy: accuracy)))
         }
-        for file in File.allCases { try? fm.removeItem(at: url(file)) }
-        try? fm.removeItem(at: staging)
+        // The commit and the state first: once they are gone, nothing here can be resumed, so
+        // an interruption in between leaves no half-removed run that looks whole.
         try? fm.removeItem(at: pending)
+        try? fm.removeItem(at: staging)
+        for file in [File.state] + File.allCases.filter({ $0 != .state }) { try? fm.removeItem(at: url(file)) }
     }
 
     /// The bytes of `url`, a regular file of at most `limit` bytes (a FIFO, a folder or a device
