@@ -4,14 +4,6 @@ import PackageDescription
 /// Built-in backbones: each is a dynamic library loaded at run time through the plugin ABI.
 let builtInPlugins = ["ResNet18", "MobileNetV2", "EfficientNetB3"]
 
-/// The kernels' own loops (depthwise convolution, normalisation, Winograd transforms) use AVX2
-/// and FMA (the Haswell instruction set: Intel since 2013, AMD since 2015); OpenBLAS picks its own kernels at run time.
-#if arch(x86_64)
-let vectorFlags = ["-target-cpu", "haswell"]
-#else
-let vectorFlags: [String] = []
-#endif
-
 let package = Package(
     name: "finetune",
     products: [
@@ -34,8 +26,7 @@ let package = Package(
         .target(
             name: "FineTuneCore",
             dependencies: ["PluginABI", "CBLAS", "CJPEG", "CTurboJPEG", "CPNG"],
-            path: "Sources/Core",
-            swiftSettings: [.unsafeFlags(["-Ounchecked"] + vectorFlags, .when(configuration: .release))]
+            path: "Sources/Core"
         ),
         .executableTarget(
             name: "finetune",

@@ -5,7 +5,12 @@ import Foundation
 struct Backbones: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the installed backbones.",
-        discussion: "Broken plugin files are reported on stderr, one line each; the others still list.")
+        discussion: """
+        Plugins load from --plugin-dir folders, then FINETUNE_PLUGIN_PATH (colon-separated), \
+        then the per-user folder $XDG_DATA_HOME/finetune/plugins (default \
+        ~/.local/share/finetune/plugins), then the folder of this executable; never from the \
+        current directory. Broken plugin files are reported on stderr, one line each; the others still list.
+        """)
 
     @OptionGroup var plugins: PluginOptions
 
@@ -21,7 +26,8 @@ struct Backbones: ParsableCommand {
             return
         }
         if infos.isEmpty {
-            print("No backbones found. Build the built-in plugins (swift build) or pass --plugin-dir.")
+            print("No backbones found. Build the built-in plugins (swift build), copy a plugin to "
+                  + "\(PluginCatalog.userPluginDir() ?? "~/.local/share/finetune/plugins") or pass --plugin-dir.")
             return
         }
         let rows = [["name", "in_features", "input", "eval resize", "parameters", "plugin"]] + infos.map {

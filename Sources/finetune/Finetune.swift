@@ -9,7 +9,9 @@ struct Finetune: ParsableCommand {
         abstract: "Fine-tune pretrained CNN image classifiers on the CPU.",
         discussion: """
         Backbones are plugins: shared libraries found in --plugin-dir folders, \
-        FINETUNE_PLUGIN_PATH, ./plugins and the folder of this executable.
+        FINETUNE_PLUGIN_PATH, the per-user folder $XDG_DATA_HOME/finetune/plugins \
+        (default ~/.local/share/finetune/plugins) and the folder of this executable. \
+        Never the current directory: plugins are code.
         """,
         subcommands: [Backbones.self, Summary.self, Train.self, Predict.self, Evaluate.self, Import.self, DemoData.self, Bench.self, BenchData.self]
     )
@@ -23,7 +25,8 @@ struct Finetune: ParsableCommand {
 
 /// Where to look for backbone plugins, shared by every subcommand.
 struct PluginOptions: ParsableArguments {
-    @Option(name: .customLong("plugin-dir"), help: "A folder of backbone plugins (*.so) searched first. Repeatable.")
+    @Option(name: .customLong("plugin-dir"),
+            help: "A folder of backbone plugins (*.so) searched first, before FINETUNE_PLUGIN_PATH, the per-user folder and the executable's folder. Repeatable.")
     var pluginDirs: [String] = []
 
     /// Loads the catalog and reports each broken plugin on stderr, one line each.

@@ -20,7 +20,8 @@ final class ExecutorFreezingTests: XCTestCase {
     /// Inference in segments of micro-batches gives the whole batch's outputs, as one pass over
     /// all of it: at 32 px, passes within 24,576 floats take MobileNetV2's first blocks one
     /// sample at a time (16x16x96 activations), the next two at a time, the last blocks and the
-    /// head all five.
+    /// head all five. Equal to 5e-5: OpenBLAS picks its GEMM kernels by CPU and matrix size, so
+    /// a pass of one sample and a pass of five sum in different orders.
     func testInferenceMicroBatchesMatchOnePass() throws {
         let model = try Self.makeModel("mobilenet-v2", size: 32)
         let n = 5
@@ -35,7 +36,7 @@ final class ExecutorFreezingTests: XCTestCase {
         XCTAssertEqual(micro.plan.segments.map(\.passSize), [1, 2, 5, 5])
         XCTAssertEqual(micro.plan.segments.last?.end, model.graph.output)
         XCTAssertEqual(micro.plan.segments.dropLast().last?.end, model.graph.features)
-        for (a, b) in zip(run(micro), run(whole)) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b))) }
+        for (a, b) in zip(run(micro), run(whole)) { XCTAssertEqual(a, b, accuracy: 5e-5 * max(1, abs(b))) }
 
         // Without a head (feature extraction) the last segment's passes are gathered too.
         let backbone = Model(graph: try model.graph.backboneOnly())
@@ -47,7 +48,7 @@ final class ExecutorFreezingTests: XCTestCase {
         let microFeatures = Executor(model: backbone, batchSize: n, training: false, passFloats: 2_048, lanes: 1)
         XCTAssertLessThan(microFeatures.plan.segments.last!.passSize, n)
         for (a, b) in zip(extract(microFeatures), extract(Executor(model: backbone, batchSize: n, training: false, passFloats: .max, lanes: 1))) {
-            XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)))
+            XCTAssertEqual(a, b, accuracy: 5e-5 * max(1, abs(b)))
         }
 
         // The rule: depthwise networks at full size take their first layers one sample at a

@@ -60,7 +60,7 @@ final class TrainingFeatureCacheTests: XCTestCase {
     }
 
     /// Without standardization, with one view and one epoch (flips off), and with as many views
-    /// as epochs, the head sees exactly the images uncached training sees: same weights (1e-5 of
+    /// as epochs, the head sees exactly the images uncached training sees: same weights (5e-5 of
     /// each tensor's largest value; the features come from differently composed batches) and the
     /// same validation.
     func testCachedFreezeTrainsTheSameHeadAsUncached() throws {
@@ -74,7 +74,7 @@ final class TrainingFeatureCacheTests: XCTestCase {
             let x = try lastTensors(plain), y = try lastTensors(cached)
             XCTAssertNotEqual(x.first { $0.name == "head.weight" }?.values, try trainer(options()).model.tensor("head.weight"),
                               "the head trained")
-            assertSameTensors(x, y, tolerance: 1e-5)
+            assertSameTensors(x, y, tolerance: 5e-5)
             let a = Trainer.readRecords(URL(fileURLWithPath: plain.output)).filter { $0.kind == .epoch }
             let b = Trainer.readRecords(URL(fileURLWithPath: cached.output)).filter { $0.kind == .epoch }
             XCTAssertEqual(a.map(\.val_accuracy), b.map(\.val_accuracy))

@@ -48,6 +48,7 @@ class CLITestCase: XCTestCase {
         p.currentDirectoryURL = dir
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "FINETUNE_PLUGIN_PATH")
+        env["XDG_DATA_HOME"] = dir.appendingPathComponent("xdg-data").path  // no per-user plugins but the test's
         env.merge(environment) { $1 }
         p.environment = env
         let out = Pipe(), err = Pipe()

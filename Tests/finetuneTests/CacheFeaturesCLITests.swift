@@ -26,6 +26,6 @@ final class CacheFeaturesCLITests: CLITestCase {
         XCTAssertTrue(text.contains("seen in only N fixed augmented views"), help.stdout)
         let zero = try runFinetune(["train", "--backbone", "mobilenet-v2", "--data", "x", "--output", "y", "--cache-features", "0"])
         XCTAssertNotEqual(zero.status, 0)
-        XCTAssertTrue(zero.stderr.contains("--cache-features N needs N >= 1"), zero.stderr)
+        XCTAssertTrue(zero.stderr.contains("--cache-features must be an integer from 1 to"), zero.stderr)
     }
 }

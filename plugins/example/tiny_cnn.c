@@ -1,9 +1,10 @@
 /*
  * tiny_cnn.c — an example backbone plugin in plain C: a small three-stage CNN.
  *
- * Build it and drop it into a plugin folder; the host needs no rebuild:
+ * Build it into a plugin folder (here the per-user one); the host needs no rebuild:
  *
- *     cc -shared -fPIC -O2 -I Sources/PluginABI/include plugins/example/tiny_cnn.c -o plugins/tiny_cnn.so
+ *     cc -shared -fPIC -O2 -I Sources/PluginABI/include plugins/example/tiny_cnn.c \
+ *         -o ~/.local/share/finetune/plugins/tiny_cnn.so
  *     finetune backbones
  *
  * The macros below may be overridden with -D when compiling; the project's tests use them to

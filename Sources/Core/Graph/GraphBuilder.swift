@@ -1,5 +1,8 @@
 /// Records a graph from a plugin's builder calls, inferring every node's output shape.
-/// A node whose inputs do not fit (channels, groups, spatial size) is an error naming the layer.
+/// A node whose inputs do not fit (channels, groups, spatial size) is an error naming the layer,
+/// and so is every size the plugin asks for beyond `Limits` (channels, kernel, stride, padding,
+/// dilation, groups, one activation, one tensor, all parameters, the number of layers): checked
+/// with `CheckedSize` when the layer is recorded, before anything is allocated for it.
 public final class GraphBuilder {
     public private(set) var graph = Graph()
     /// Spatial size of the input images.
@@ -7,6 +10,8 @@ public final class GraphBuilder {
     /// The first error; once set, every later call fails too.
     public private(set) var error: GraphError?
     private var tensorNames = Set<String>()
+    /// Parameters recorded so far, at most `Limits.parameters`.
+    private var parameterTotal = 0
     /// The group of layers added before any begin_group call.
     static let implicitGroup = "backbone"
 
@@ -39,11 +44,29 @@ public final class GraphBuilder {
 
     private func append(_ name: String, _ op: Operation, _ inputs: [Int], _ shape: FeatureShape,
                         tensors: [TensorSpec] = []) throws -> Int {
-        for t in tensors {
-            guard tensorNames.insert(t.name).inserted else {
-                throw GraphError.badInput(layer: name, reason: "tensor name '\(t.name)' is used twice")
+        func bad(_ reason: String) -> GraphError { .badInput(layer: name, reason: reason) }
+        guard graph.nodes.count < Limits.graphNodes else { throw bad("the graph has more than \(Limits.graphNodes) layers") }
+        guard let elements = CheckedSize.product(of: [shape.height, shape.width, shape.channels]),
+              elements <= Limits.activationElements else {
+            throw bad("its output \(shape) has more than \(Limits.activationElements) elements per image")
+        }
+        var total = parameterTotal
+        for (i, t) in tensors.enumerated() {
+            guard let count = CheckedSize.product(of: t.shape), count <= Limits.parameterElements else {
+                throw bad("tensor '\(t.name)' of shape \(t.shape) has more than \(Limits.parameterElements) elements")
+            }
+            if t.kind == .parameter {
+                guard let sum = CheckedSize.sum(total, count), sum <= Limits.parameters else {
+                    throw bad("the network would have more than \(Limits.parameters) parameters")
+                }
+                total = sum
+            }
+            guard !tensorNames.contains(t.name), !tensors[..<i].contains(where: { $0.name == t.name }) else {
+                throw bad("tensor name '\(t.name)' is used twice")
             }
         }
+        parameterTotal = total
+        tensorNames.formUnion(tensors.map(\.name))
         if graph.groups.isEmpty { graph.groups.append(Self.implicitGroup) }
         let node = Node(id: graph.nodes.count, name: name, operation: op, inputs: inputs,
                         outputShape: shape, group: graph.groups.count - 1, tensors: tensors)
@@ -64,7 +87,9 @@ public final class GraphBuilder {
         guard !graph.nodes.contains(where: { $0.operation == .input }) else {
             throw GraphError.badInput(layer: "input", reason: "the graph already has an input")
         }
-        guard channels > 0 else { throw GraphError.badInput(layer: "input", reason: "channels must be positive") }
+        guard (1...Limits.channels).contains(channels) else {
+            throw GraphError.badInput(layer: "input", reason: "channels \(channels) is not in 1...\(Limits.channels)")
+        }
         return try append("input", .input, [], FeatureShape(height: inputSize.height, width: inputSize.width, channels: channels))
     }
 
@@ -72,12 +97,15 @@ public final class GraphBuilder {
         let name = try layerName(name, "conv2d")
         let s = try shape(x, for: name)
         func bad(_ reason: String) -> GraphError { .badInput(layer: name, reason: reason) }
-        guard p.outChannels > 0, p.kernel.h > 0, p.kernel.w > 0, p.stride.h > 0, p.stride.w > 0,
-              p.dilation.h > 0, p.dilation.w > 0, p.groups > 0 else {
-            throw bad("out_channels, kernel, stride, dilation and groups must be positive")
+        guard (1...Limits.channels).contains(p.outChannels), (1...Limits.channels).contains(p.groups) else {
+            throw bad("out_channels \(p.outChannels) and groups \(p.groups) must be in 1...\(Limits.channels)")
         }
-        guard min(p.padding.top, p.padding.bottom, p.padding.left, p.padding.right) >= 0 else {
-            throw bad("padding must not be negative")
+        let window = [p.kernel.h, p.kernel.w, p.stride.h, p.stride.w, p.dilation.h, p.dilation.w]
+        guard window.allSatisfy({ (1...Limits.imageSide).contains($0) }) else {
+            throw bad("kernel, stride and dilation must be in 1...\(Limits.imageSide)")
+        }
+        guard p.padding.all.allSatisfy({ (0...Limits.imageSide).contains($0) }) else {
+            throw bad("padding must be in 0...\(Limits.imageSide)")
         }
         guard s.channels % p.groups == 0 else {
             throw bad("input has \(s.channels) channels, not divisible by groups=\(p.groups)")
@@ -98,8 +126,8 @@ public final class GraphBuilder {
     public func batchNorm(_ name: String?, _ x: Int, eps: Float, momentum: Float) throws -> Int {
         let name = try layerName(name, "batch_norm")
         let s = try shape(x, for: name)
-        guard eps > 0, momentum >= 0, momentum <= 1 else {
-            throw GraphError.badInput(layer: name, reason: "eps must be positive and momentum in [0, 1]")
+        guard eps > 0, eps.isFinite, momentum >= 0, momentum <= 1 else {
+            throw GraphError.badInput(layer: name, reason: "eps must be positive and finite, and momentum in [0, 1]")
         }
         let c = [s.channels]
         return try append(name, .batchNorm(eps: eps, momentum: momentum), [x], s, tensors: [
@@ -135,12 +163,11 @@ public final class GraphBuilder {
     public func pool(_ name: String?, _ x: Int, _ p: PoolParams, max: Bool) throws -> Int {
         let label = name ?? (max ? "max_pool" : "avg_pool")
         let s = try shape(x, for: label)
-        guard p.kernel.h > 0, p.kernel.w > 0, p.stride.h > 0, p.stride.w > 0 else {
-            throw GraphError.badInput(layer: label, reason: "kernel and stride must be positive")
+        guard [p.kernel.h, p.kernel.w, p.stride.h, p.stride.w].allSatisfy({ (1...Limits.imageSide).contains($0) }) else {
+            throw GraphError.badInput(layer: label, reason: "kernel and stride must be in 1...\(Limits.imageSide)")
         }
-        guard p.padding.top * 2 <= p.kernel.h, p.padding.bottom * 2 <= p.kernel.h,
-              p.padding.left * 2 <= p.kernel.w, p.padding.right * 2 <= p.kernel.w,
-              min(p.padding.top, p.padding.bottom, p.padding.left, p.padding.right) >= 0 else {
+        guard p.padding.all.allSatisfy({ $0 >= 0 }), p.padding.top <= p.kernel.h / 2, p.padding.bottom <= p.kernel.h / 2,
+              p.padding.left <= p.kernel.w / 2, p.padding.right <= p.kernel.w / 2 else {
             throw GraphError.badInput(layer: label, reason: "padding must be between 0 and half the kernel")
         }
         let h = try Self.outputLength(s.height, kernel: p.kernel.h, stride: p.stride.h, padBefore: p.padding.top,
@@ -189,11 +216,14 @@ public final class GraphBuilder {
         return 0
     }
 
-    /// PyTorch's output length for convolution and pooling windows.
+    /// PyTorch's output length for convolution and pooling windows (operands already bounded
+    /// by `Limits`; the arithmetic is checked all the same, as it would be for any caller).
     static func outputLength(_ n: Int, kernel: Int, stride: Int, padBefore: Int, padAfter: Int,
                              dilation: Int, ceil: Bool, layer: String) throws -> Int {
-        let span = dilation * (kernel - 1) + 1
-        let padded = n + padBefore + padAfter
+        guard let reach = CheckedSize.product(dilation, kernel - 1), let span = CheckedSize.sum(reach, 1),
+              let pads = CheckedSize.sum(padBefore, padAfter), let padded = CheckedSize.sum(n, pads), stride > 0 else {
+            throw GraphError.badInput(layer: layer, reason: "window or padding out of range")
+        }
         guard padded >= span else {
             throw GraphError.badInput(layer: layer, reason: "input size \(n) (padded \(padded)) is smaller than the window \(span)")
         }

@@ -2,6 +2,10 @@ import PluginABI
 
 /// The builder table handed to plugins (`ft_host_api`): C functions that forward to the
 /// `GraphBuilder` behind the opaque `ft_builder*` handle.
+///
+/// Everything a plugin passes is checked before use: a NULL handle fails the call; names are
+/// read bounded and free of control characters (`PluginText`); a parameter struct's
+/// `struct_size` is read alone, through its leading field, before the rest of the struct.
 enum HostAPI {
     static let table: ft_host_api = {
         var api = ft_host_api()
@@ -9,79 +13,93 @@ enum HostAPI {
         api.abi_major = FT_ABI_MAJOR
         api.abi_minor = FT_ABI_MINOR
         api.input = { b, channels in
-            builder(b).record { try builder(b).input(channels: Int(channels)) }
+            call(b) { try $0.input(channels: Int(channels)) }
         }
         api.conv2d = { b, name, x, params in
-            builder(b).record {
-                guard let params, params.pointee.struct_size >= UInt32(MemoryLayout<ft_conv2d_params>.size) else {
-                    throw GraphError.badInput(layer: text(name) ?? "conv2d", reason: "missing or too small ft_conv2d_params")
-                }
-                let p = params.pointee
+            call(b) { g in
+                let label = try text(name)
+                let p = try read(params, label ?? "conv2d", "ft_conv2d_params")
                 var c = Conv2DParams(outChannels: Int(p.out_channels), kernel: 1, groups: Int(p.groups), bias: p.bias != 0)
                 c.kernel = (Int(p.kernel_h), Int(p.kernel_w))
                 c.stride = (Int(p.stride_h), Int(p.stride_w))
                 c.padding = Padding(top: Int(p.pad_top), bottom: Int(p.pad_bottom), left: Int(p.pad_left), right: Int(p.pad_right))
                 c.dilation = (Int(p.dilation_h), Int(p.dilation_w))
-                return try builder(b).conv2d(text(name), Int(x), c)
+                return try g.conv2d(label, Int(x), c)
             }
         }
         api.batch_norm = { b, name, x, eps, momentum in
-            builder(b).record { try builder(b).batchNorm(text(name), Int(x), eps: eps, momentum: momentum) }
+            call(b) { try $0.batchNorm(text(name), Int(x), eps: eps, momentum: momentum) }
         }
         api.activation = { b, name, x, kind in
-            builder(b).record {
+            call(b) { g in
+                let label = try text(name)
                 guard let a = Activation(abiKind: kind) else {
-                    throw GraphError.badInput(layer: text(name) ?? "activation", reason: "unknown activation kind \(kind)")
+                    throw GraphError.badInput(layer: label ?? "activation", reason: "unknown activation kind \(kind)")
                 }
-                return try builder(b).activation(text(name), Int(x), a)
+                return try g.activation(label, Int(x), a)
             }
         }
         api.add = { b, name, x, y in
-            builder(b).record { try builder(b).add(text(name), Int(x), Int(y)) }
+            call(b) { try $0.add(text(name), Int(x), Int(y)) }
         }
         api.channel_multiply = { b, name, x, scale in
-            builder(b).record { try builder(b).channelMultiply(text(name), Int(x), Int(scale)) }
+            call(b) { try $0.channelMultiply(text(name), Int(x), Int(scale)) }
         }
         api.max_pool = { b, name, x, params in
-            builder(b).record { try builder(b).pool(text(name), Int(x), try pool(params, text(name)), max: true) }
+            call(b) { try $0.pool(text(name), Int(x), try pool(params, text(name)), max: true) }
         }
         api.avg_pool = { b, name, x, params in
-            builder(b).record { try builder(b).pool(text(name), Int(x), try pool(params, text(name)), max: false) }
+            call(b) { try $0.pool(text(name), Int(x), try pool(params, text(name)), max: false) }
         }
         api.global_avg_pool = { b, name, x in
-            builder(b).record { try builder(b).globalAvgPool(text(name), Int(x)) }
+            call(b) { try $0.globalAvgPool(text(name), Int(x)) }
         }
         api.stochastic_depth = { b, name, x, p in
-            builder(b).record { try builder(b).stochasticDepth(text(name), Int(x), p: p) }
+            call(b) { try $0.stochasticDepth(text(name), Int(x), p: p) }
         }
         api.dropout = { b, name, x, p in
-            builder(b).record { try builder(b).dropout(text(name), Int(x), p: p) }
+            call(b) { try $0.dropout(text(name), Int(x), p: p) }
         }
         api.begin_group = { b, name in
-            builder(b).record { try builder(b).beginGroup(text(name)) }
+            call(b) { try $0.beginGroup(text(name)) }
         }
         api.set_features = { b, x in
-            builder(b).record { try builder(b).setFeatures(Int(x)) }
+            call(b) { try $0.setFeatures(Int(x)) }
         }
         api.set_error = { b, message in
-            builder(b).fail(text(message) ?? "the plugin reported an error without a message")
+            builder(b)?.fail(message.map(PluginText.message) ?? "the plugin reported an error without a message")
         }
         return api
     }()
 
-    static func builder(_ handle: OpaquePointer?) -> GraphBuilder {
-        Unmanaged<GraphBuilder>.fromOpaque(UnsafeRawPointer(handle!)).takeUnretainedValue()
+    /// Runs one builder call on the builder behind `handle`: its node id, or -1 on error
+    /// (kept by the builder) or a NULL handle.
+    static func call(_ handle: OpaquePointer?, _ body: (GraphBuilder) throws -> Int) -> Int32 {
+        guard let g = builder(handle) else { return -1 }
+        return g.record { try body(g) }
     }
 
-    static func text(_ s: UnsafePointer<CChar>?) -> String? {
-        s.map { String(cString: $0) }
+    static func builder(_ handle: OpaquePointer?) -> GraphBuilder? {
+        handle.map { Unmanaged<GraphBuilder>.fromOpaque(UnsafeRawPointer($0)).takeUnretainedValue() }
+    }
+
+    /// A layer name or label (NULL stays nil).
+    static func text(_ s: UnsafePointer<CChar>?) throws -> String? {
+        try s.map { try PluginText.read($0, what: "layer name") }
+    }
+
+    /// A parameter struct, copied only once its leading `struct_size` shows it whole.
+    static func read<T>(_ params: UnsafePointer<T>?, _ layer: String, _ type: String) throws -> T {
+        guard let params else { throw GraphError.badInput(layer: layer, reason: "no \(type) given") }
+        let size = UnsafeRawPointer(params).load(as: UInt32.self)
+        guard Int(size) >= MemoryLayout<T>.size else {
+            throw GraphError.badInput(layer: layer, reason: "\(type) is \(size) bytes, ABI \(FT_ABI_MAJOR).\(FT_ABI_MINOR) needs at least \(MemoryLayout<T>.size)")
+        }
+        return params.pointee
     }
 
     static func pool(_ params: UnsafePointer<ft_pool_params>?, _ name: String?) throws -> PoolParams {
-        guard let params, params.pointee.struct_size >= UInt32(MemoryLayout<ft_pool_params>.size) else {
-            throw GraphError.badInput(layer: name ?? "pool", reason: "missing or too small ft_pool_params")
-        }
-        let p = params.pointee
+        let p = try read(params, name ?? "pool", "ft_pool_params")
         var q = PoolParams(kernel: 1, stride: 1, ceilMode: p.ceil_mode != 0, countIncludePad: p.count_include_pad != 0)
         q.kernel = (Int(p.kernel_h), Int(p.kernel_w))
         q.stride = (Int(p.stride_h), Int(p.stride_w))

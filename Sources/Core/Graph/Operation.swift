@@ -49,6 +49,8 @@ public struct Padding: Equatable, Sendable {
     public init(top: Int, bottom: Int, left: Int, right: Int) {
         self.top = top; self.bottom = bottom; self.left = left; self.right = right
     }
+    /// The four sides, for checks that treat them alike.
+    var all: [Int] { [top, bottom, left, right] }
 }
 
 /// Max or average pooling's window.

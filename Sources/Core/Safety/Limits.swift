@@ -28,6 +28,16 @@ public enum Limits {
     public static let parameterElements = 1 << 31
     /// Samples in one batch.
     public static let batchSize = 65_536
+    /// Parameters of one network, all tensors together (2^31: 8 GB of Float32).
+    public static let parameters = 1 << 31
+    /// Elements of one sample's activation at one layer (2^28: 1 GB of Float32).
+    public static let activationElements = 1 << 28
+    /// Layers of one network (torchvision's largest CNNs have under 2,000).
+    public static let graphNodes = 100_000
+    /// Backbones one plugin file may list.
+    public static let backbonesPerPlugin = 1_000
+    /// Bytes of one text a plugin hands over: a name, a summary, a version, an error message.
+    public static let pluginTextBytes = 1_024
     /// Bytes of a run folder's `training-state.json` (a few kB: the tensors are beside it).
     public static let runStateBytes = 1 << 20
     /// Bytes of a run folder's `metrics.jsonl` read back for the report.

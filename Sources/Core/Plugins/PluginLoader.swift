@@ -1,0 +1,99 @@
+import Foundation
+import PluginABI
+
+/// Opens one plugin file and reads its descriptor, trusting nothing it has not checked.
+///
+/// Before anything opens the file, `stat` must call it a regular file (a FIFO, socket, device
+/// or folder named `x.so` is never opened: opening a FIFO blocks forever). It is then opened
+/// without blocking and `ELFCheck` reads its headers, so dlopen only maps a whole shared library
+/// of this machine. Every ABI struct the plugin returns is read front first: `struct_size` and
+/// the ABI version through its leading fields, the rest only once `struct_size` covers it.
+/// dlopen uses `RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE`, and a library is never closed.
+enum PluginLoader {
+    /// The backbones of the plugin at `path`, each checked (see `Backbone.init(descriptor:...)`).
+    static func load(_ path: String) throws -> [Backbone] {
+        guard !path.unicodeScalars.contains(where: PluginText.isControl) else {
+            throw PluginError.invalid("the file name holds a control character: rename it")
+        }
+        try checkFile(path)
+        // A path with a "/" makes dlopen open exactly that file, never a search-path lookup.
+        let openPath = path.contains("/") ? path : "./" + path
+        guard let handle = dlopen(openPath, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
+            let reason = dlerror().map { PluginText.message($0) } ?? "unknown dlopen error"
+            throw PluginError.notALibrary(reason: reason)
+        }
+        guard let symbol = dlsym(handle, FT_ENTRY_SYMBOL) else {
+            throw PluginError.noEntry
+        }
+        let entry = unsafeBitCast(symbol, to: ft_plugin_entry_fn.self)
+        guard let desc = entry(FT_ABI_MAJOR, FT_ABI_MINOR) else {
+            throw PluginError.refused
+        }
+        let d = try readVersioned(desc, what: "plugin descriptor")
+        guard (0...Limits.backbonesPerPlugin).contains(Int(d.backbone_count)) else {
+            throw PluginError.invalid("the descriptor lists \(d.backbone_count) backbones, not 0 to \(Limits.backbonesPerPlugin)")
+        }
+        guard d.backbone_count == 0 || d.backbones != nil else {
+            throw PluginError.invalid("the descriptor's backbone list is missing")
+        }
+        let pluginName = try d.plugin_name.map { try PluginText.read($0, what: "plugin name") } ?? path
+        let pluginVersion = try d.plugin_version.map { try PluginText.read($0, what: "plugin version") } ?? "?"
+        return try (0..<Int(d.backbone_count)).map { i in
+            guard let bp = d.backbones[i] else { throw PluginError.invalid("backbone \(i) is NULL") }
+            let b = try readVersioned(bp, what: "backbone descriptor \(i)")
+            return try Backbone(descriptor: b, index: i, pluginPath: path, pluginName: pluginName, pluginVersion: pluginVersion)
+        }
+    }
+
+    /// Throws unless `path` is a regular file (after symbolic links) holding a whole shared
+    /// library of this machine. The type is checked before the file is opened, and again on the
+    /// open descriptor, which is opened without blocking in case the file was swapped meanwhile.
+    static func checkFile(_ path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            switch errno {
+            case ENOENT: throw PluginError.notRegularFile(kind: "a dangling symbolic link")
+            case ELOOP: throw PluginError.notRegularFile(kind: "a symbolic link loop")
+            default: throw PluginError.notALibrary(reason: String(cString: strerror(errno)))
+            }
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw PluginError.notRegularFile(kind: kind(info.st_mode)) }
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw PluginError.notALibrary(reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var opened = stat()
+        guard fstat(fd, &opened) == 0, opened.st_mode & S_IFMT == S_IFREG,
+              opened.st_dev == info.st_dev, opened.st_ino == info.st_ino else {
+            throw PluginError.notRegularFile(kind: "a file replaced while it was opened")
+        }
+        try ELFCheck.check(fd: fd, size: Int(opened.st_size))
+    }
+
+    /// What a non-regular file is, for the message.
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: return "a folder"
+        case S_IFIFO: return "a named pipe (FIFO)"
+        case S_IFSOCK: return "a socket"
+        case S_IFCHR, S_IFBLK: return "a device"
+        default: return "a special file"
+        }
+    }
+
+    /// The struct at `p`, copied only after its leading `struct_size`, `abi_major` and
+    /// `abi_minor` (read alone) show the major version matches and the struct is whole.
+    static func readVersioned<T>(_ p: UnsafePointer<T>, what: String) throws -> T {
+        let front = UnsafeRawPointer(p)
+        let size = front.load(as: UInt32.self)
+        let major = front.load(fromByteOffset: 4, as: UInt32.self)
+        let minor = front.load(fromByteOffset: 8, as: UInt32.self)
+        guard major == FT_ABI_MAJOR else {
+            throw PluginError.abiMismatch(major: major, minor: minor)
+        }
+        let needed = MemoryLayout<T>.size
+        guard Int(size) >= needed else {
+            throw PluginError.invalid("\(what) is \(size) bytes, ABI \(major).\(minor) needs at least \(needed)")
+        }
+        return p.pointee
+    }
+}
