@@ -103,7 +103,7 @@ def main():
     work = tempfile.mkdtemp(prefix="finetune-kill-")
     data, reference, run = (os.path.join(work, n) for n in ["data", "reference", "run"])
     subprocess.run([finetune, "demo-data", data, "--per-class", "12"], check=True, stdout=subprocess.DEVNULL)
-    freeze, finetune_epochs = 3, 9
+    freeze, finetune_epochs = 3, 17
     stage_epochs = [freeze, finetune_epochs]
     common = ["--backbone", "mobilenet-v2", "--data", data, "--strategy", "two-stage",
               "--freeze-epochs", str(freeze), "--epochs", str(finetune_epochs), "--input-size", "32",
@@ -113,7 +113,7 @@ def main():
     subprocess.run([finetune, "train", *common, "--output", reference], check=True, stdout=subprocess.DEVNULL)
     print(f"uninterrupted run: {time.time() - started:.1f} s")
 
-    kills, finished_runs, progress = 0, 0, []
+    kills, finished_runs, progress, round_kills = 0, 0, [], 0
     in_commit = {".commit-staging": 0, ".commit": 0}  # kills that landed inside a commit
     command = [finetune, "train", *common, "--output", run]
     while kills < args.kills:
@@ -125,6 +125,7 @@ def main():
             p.kill()  # SIGKILL
             p.wait()
             kills += 1
+            round_kills += 1
             for name in in_commit:
                 in_commit[name] += os.path.isdir(os.path.join(run, name))
             done = check(run, stage_epochs)
@@ -141,6 +142,7 @@ def main():
         check(run, stage_epochs)
         print(f"the run finished before its kill ({delay:.2f} s): starting again")
         command = [finetune, "train", *common, "--output", run, "--overwrite"]
+        round_kills = 0
 
     result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert result.returncode == 0, result.stderr.decode()
@@ -159,7 +161,7 @@ def main():
         worst = max(worst, max(abs(p - q) for p, q in zip(a, b)))
     print(f"{kills} kills ({finished_runs} runs finished first); epochs saved when killed: {progress}")
     print(f"kills inside a commit: {in_commit['.commit-staging']} while staging, {in_commit['.commit']} after its commit point")
-    print(f"last.safetensors: {len(x)} tensors, {len(differing)} differ from the uninterrupted run's (largest difference {worst:g})")
+    print(f"the compared run was killed {round_kills} times; its last.safetensors: {len(x)} tensors, {len(differing)} differ from the uninterrupted run's (largest difference {worst:g})")
     if args.keep:
         print(f"kept {work}")
     else:

@@ -63,7 +63,9 @@ public struct TrainingState: Codable, Sendable, Equatable {
             // A state written before an option existed resumes with that option's default.
             guard let completed = try? Self.withDefaultOptions(data),
                   let state = try? JSONDecoder().decode(TrainingState.self, from: completed) else {
-                throw TrainingError.resume("\(file): not a training state of this finetune (\(Self.describe(error)))")
+                let earlier = ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["optimizer"] != nil
+                throw TrainingError.resume("\(file): not a training state of this finetune (\(Self.describe(error)))"
+                    + (earlier ? "; an earlier finetune wrote it, with the optimizer state inside: train again with --overwrite" : ""))
             }
             decoded = state
         }
