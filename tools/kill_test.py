@@ -12,9 +12,10 @@ kill that the run folder is the state after some whole epoch:
   (lines past it are from the lost epoch; a resumed run cuts them off).
 
 A pending commit (the `.commit` folder: killed while its files were moved into place) is read
-as a resumed run reads it: its files over the folder's. At the end the run is resumed to its
-end and its last.safetensors is compared with an uninterrupted run's (same seed and threads):
-the tensors must be equal bit for bit.
+as a resumed run reads it: its files over the folder's. Every run that reaches its end (and,
+after the last kill, the run is resumed to its end) is compared with an uninterrupted run (same
+seed and threads): metrics.jsonl lists each epoch once, and last.safetensors holds the same
+tensors bit for bit. A run that ends is started again from scratch (--overwrite).
 
 Python 3 standard library only. Usage:
     swift build -c release && tools/kill_test.py [--finetune .build/release/finetune] [--kills 20]
@@ -90,6 +91,24 @@ def check(run, stage_epochs):
     return done
 
 
+def compare(reference, run, epochs):
+    """(tensors that differ, largest difference) between the two runs' last.safetensors, after
+    checking that the run's metrics.jsonl lists every epoch once."""
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        listed = [r["epoch"] for r in map(json.loads, f) if r["kind"] == "epoch"]
+    assert listed == list(range(1, epochs + 1)), f"metrics.jsonl lists epochs {listed}"
+    _, _, x = safetensors(os.path.join(reference, "last.safetensors"))
+    _, _, y = safetensors(os.path.join(run, "last.safetensors"))
+    assert x.keys() == y.keys()
+    differing = [n for n in x if x[n] != y[n]]
+    worst = 0.0
+    for n in differing:
+        a = struct.unpack(f"<{len(x[n]) // 4}f", x[n])
+        b = struct.unpack(f"<{len(y[n]) // 4}f", y[n])
+        worst = max(worst, max(abs(p - q) for p, q in zip(a, b)))
+    return len(differing), worst
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--finetune", default=".build/release/finetune")
@@ -113,12 +132,13 @@ def main():
     subprocess.run([finetune, "train", *common, "--output", reference], check=True, stdout=subprocess.DEVNULL)
     print(f"uninterrupted run: {time.time() - started:.1f} s")
 
-    kills, finished_runs, progress, round_kills = 0, 0, [], 0
+    kills, progress, round_kills = 0, [], 0
     in_commit = {".commit-staging": 0, ".commit": 0}  # kills that landed inside a commit
+    compared = []  # (kills in the run, tensors differing, largest difference) of each finished run
     command = [finetune, "train", *common, "--output", run]
-    while kills < args.kills:
+    while True:  # until a run ends after the last kill
         p = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        delay = rng.uniform(0.05, args.max_delay)
+        delay = rng.uniform(0.05, args.max_delay) if kills < args.kills else 1e9
         try:
             p.wait(timeout=delay)
         except subprocess.TimeoutExpired:
@@ -137,36 +157,27 @@ def main():
             continue
         if p.returncode != 0:
             sys.exit(f"the run failed (status {p.returncode}): {p.stderr.read().decode()}")
-        # The run ended before the kill: check it and start it again from scratch.
-        finished_runs += 1
-        check(run, stage_epochs)
-        print(f"the run finished before its kill ({delay:.2f} s): starting again")
+        # The run ended: check it, compare it with the uninterrupted one, start again from scratch.
+        assert check(run, stage_epochs) == sum(stage_epochs)
+        differing, worst = compare(reference, run, sum(stage_epochs))
+        compared.append((round_kills, differing, worst))
+        print(f"the run ended after {round_kills} kill(s): {differing} tensors differ from the uninterrupted run's")
+        if kills >= args.kills:
+            break
         command = [finetune, "train", *common, "--output", run, "--overwrite"]
         round_kills = 0
 
-    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert result.returncode == 0, result.stderr.decode()
-    assert check(run, stage_epochs) == sum(stage_epochs)
-    with open(os.path.join(run, "metrics.jsonl")) as f:
-        epochs = [r["epoch"] for r in map(json.loads, f) if r["kind"] == "epoch"]
-    assert epochs == list(range(1, sum(stage_epochs) + 1)), f"metrics.jsonl lists epochs {epochs}"
-    _, _, x = safetensors(os.path.join(reference, "last.safetensors"))
-    _, _, y = safetensors(os.path.join(run, "last.safetensors"))
-    assert x.keys() == y.keys()
-    differing = [n for n in x if x[n] != y[n]]
-    worst = 0.0
-    for n in differing:
-        a = struct.unpack(f"<{len(x[n]) // 4}f", x[n])
-        b = struct.unpack(f"<{len(y[n]) // 4}f", y[n])
-        worst = max(worst, max(abs(p - q) for p, q in zip(a, b)))
-    print(f"{kills} kills ({finished_runs} runs finished first); epochs saved when killed: {progress}")
+    print(f"{kills} kills; epochs saved when killed: {progress}")
     print(f"kills inside a commit: {in_commit['.commit-staging']} while staging, {in_commit['.commit']} after its commit point")
-    print(f"the compared run was killed {round_kills} times; its last.safetensors: {len(x)} tensors, {len(differing)} differ from the uninterrupted run's (largest difference {worst:g})")
+    killed = [c for c in compared if c[0] > 0]
+    print(f"{len(killed)} killed and resumed runs ran to their end ({sum(c[0] for c in killed)} kills); "
+          f"last.safetensors differs from the uninterrupted run's in {sum(c[1] for c in killed)} tensors "
+          f"(largest difference {max([c[2] for c in killed] + [0.0]):g})")
     if args.keep:
         print(f"kept {work}")
     else:
         shutil.rmtree(work)
-    sys.exit(1 if differing else 0)
+    sys.exit(1 if any(c[1] for c in compared) else 0)
 
 
 if __name__ == "__main__":

@@ -147,6 +147,8 @@ final class TrainingRunFolderTests: XCTestCase {
             ("generation", { $0["generation"] = 0 }),
             ("finished", { $0["finished"] = true }),
             ("not a training state of this finetune (stage is missing)", { $0["stage"] = nil }),
+            ("not a training state of this finetune (generation is missing); an earlier finetune wrote it",
+             { $0["generation"] = nil; $0["optimizer"] = ["kind": "adam"] }),
             ("not a training state of this finetune (stage:", { $0["stage"] = "one" }),
         ]
         for (expected, edit) in cases {
@@ -162,6 +164,8 @@ final class TrainingRunFolderTests: XCTestCase {
         try FileManager.default.removeItem(at: file)
         try Data(count: Limits.runStateBytes + 1).write(to: file)
         XCTAssertThrowsError(try TrainingState(contentsOf: file)) { XCTAssertTrue("\($0)".contains("bytes"), "\($0)") }
+        XCTAssertEqual(mkfifo(RunFolder(dir).url(.last).path, 0o644), 0)
+        XCTAssertThrowsError(try RunFolder(dir).regularFile(.last)) { XCTAssertTrue("\($0)".contains("not a regular file"), "\($0)") }
     }
 
     /// Names in the folder are derived: a backbone or dataset name cannot reach outside it.

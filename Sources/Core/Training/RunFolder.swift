@@ -111,6 +111,17 @@ public struct RunFolder: Sendable {
         return data
     }
 
+    /// The URL of `file` once it is a regular file: a FIFO or a device in its place would block
+    /// the reader, or feed it without end.
+    func regularFile(_ file: File) throws -> URL {
+        var info = stat()
+        guard stat(url(file).path, &info) == 0 else {
+            throw TrainingError.resume("\(url(file).path): cannot read (\(errnoText())); a run folder holds it after its first epoch")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw TrainingError.resume("\(url(file).path): is not a regular file") }
+        return url(file)
+    }
+
     // MARK: the commit
 
     /// Writes one commit: `stage` writes each new file at the URL it is given for it; then the

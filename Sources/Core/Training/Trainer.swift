@@ -105,9 +105,9 @@ public final class Trainer {
             state = try TrainingState(contentsOf: file)
             try state.checkProgress(stageEpochs: stages.map(\.epochs), batches: train.batchCount, file: file.path)
             state.options = options
-            let last = folder.url(.last)
+            let last = try folder.regularFile(.last)
             try model.load(try ModelFile(contentsOf: last).graphAndWeights(backbone: backbone, file: last.path).weights)
-            resumedOptimizer = try OptimizerState(contentsOf: folder.url(.optimizer), generation: state.generation)
+            resumedOptimizer = try OptimizerState(contentsOf: try folder.regularFile(.optimizer), generation: state.generation)
             try metrics.truncate(to: state.metricsBytes)
             let (saved, skipped) = metrics.read()
             records = saved
