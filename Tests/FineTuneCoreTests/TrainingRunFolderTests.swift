@@ -63,8 +63,10 @@ final class TrainingRunFolderTests: XCTestCase {
             try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
             try commit(folder, generation: 1)
             XCTAssertThrowsError(try commit(folder, generation: 2, crashAfter: files))
+            try Data("half".utf8).write(to: folder.url.appendingPathComponent(".report.html.12.34.tmp"))
             let r = try read(folder)
             XCTAssertEqual([r.state.generation, Int(r.last), Int(r.best), r.optimizer.stepCount], [1, 1, 1, 1])
+            XCTAssertFalse(FileManager.default.fileExists(atPath: folder.url.appendingPathComponent(".report.html.12.34.tmp").path))
             XCTAssertEqual(r.state.bestAccuracy, 0.1, "the best accuracy is the best file's")
             XCTAssertFalse(FileManager.default.fileExists(atPath: folder.staging.path))
         }

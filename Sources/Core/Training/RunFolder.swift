@@ -148,7 +148,13 @@ public struct RunFolder: Sendable {
     /// not reached it. Run before anything in the folder is read.
     public func recover() throws {
         try finishPending()
-        try? FileManager.default.removeItem(at: staging)
+        let fm = FileManager.default
+        try? fm.removeItem(at: staging)
+        // Temporary files of atomic writes a crash cut short (`.report.html.<pid>.<n>.tmp`).
+        for name in (try? fm.contentsOfDirectory(atPath: path)) ?? []
+        where name.hasSuffix(".tmp") && File.allCases.contains(where: { name.hasPrefix(".\($0.rawValue).") }) {
+            try? fm.removeItem(at: url.appendingPathComponent(name))
+        }
     }
 
     /// Step 3 of a commit: moves each committed file into place, the state last.
