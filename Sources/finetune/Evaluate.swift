@@ -32,7 +32,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let url = URL(fileURLWithPath: model)
         let classifier = try ImageClassifier(contentsOf: url, catalog: plugins.catalog(), batchSize: batchSize,
-                                             maxImagePixels: imageOptions.maxImagePixels)
+                                             maxImagePixels: imageOptions.pixelLimit)
         let eval = try ModelEvaluation.run(classifier: classifier, data: data, batchSize: batchSize)
         if json {
             let encoder = JSONEncoder()

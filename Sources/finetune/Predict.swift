@@ -33,7 +33,7 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let classifier = try ImageClassifier(contentsOf: URL(fileURLWithPath: model), catalog: plugins.catalog(),
-                                             maxImagePixels: imageOptions.maxImagePixels)
+                                             maxImagePixels: imageOptions.pixelLimit)
         let paths = try images.flatMap(imageFiles)
         var failures = 0
         let encoder = JSONEncoder()

@@ -55,15 +55,3 @@ final class ProgressPrinter {
         return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }
 }
-
-/// Ctrl-C: the first press asks the run to stop after the current step; the second exits at once.
-enum Interrupt {
-    nonisolated(unsafe) static var requested = false
-
-    static func install() {
-        signal(SIGINT) { _ in
-            if Interrupt.requested { _exit(130) }
-            Interrupt.requested = true
-        }
-    }
-}

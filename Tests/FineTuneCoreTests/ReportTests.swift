@@ -176,4 +176,43 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: url, encoding: .utf8), report.html())
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["report.html"])
     }
+
+    /// Steps near 2^62 (a tampered metrics.jsonl): adding a tick step no longer changes the value,
+    /// which made the axis loop list ticks until memory ran out.
+    func testHugeStepNumbersGiveABoundedAxis() {
+        let huge = 1 << 62
+        let records = (0..<3).map { i in
+            MetricsRecord(kind: i == 2 ? .epoch : .step, stage: "full", epoch: 1, step: huge + i * 10, loss: 1, accuracy: 0.5,
+                          learning_rate: 1e-3, images_per_second: 10, val_loss: 1, val_accuracy: 0.5, elapsed: Double(i))
+        }
+        let html = TrainingReport(title: "t", records: records).html()
+        XCTAssertTrue(html.contains("<svg"))
+        XCTAssertLessThanOrEqual(SVGChart.xAxis(records.map { Double($0.step) }, integer: true).ticks.count, SVGChart.maxTicks)
+        XCTAssertLessThanOrEqual(SVGChart.yAxis([1e300, 1e300], limits: nil).ticks.count, SVGChart.maxTicks)
+    }
+
+    /// metrics.jsonl read back: lines that do not parse or hold values out of range are left out, named.
+    func testMetricsLogSkipsBadLinesWithAWarning() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("finetune-metrics-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = MetricsLog(url: dir.appendingPathComponent("metrics.jsonl"))
+        let good = MetricsRecord(kind: .epoch, stage: "full", epoch: 1, step: 4, loss: 0.5, accuracy: 0.75,
+                                 learning_rate: 1e-3, images_per_second: 20, val_loss: 0.6, val_accuracy: 0.7, elapsed: 3)
+        try log.append(good)
+        var bad = good
+        bad.step = 1 << 62
+        try log.append(bad)
+        bad = good
+        bad.val_accuracy = 7
+        try log.append(bad)
+        let handle = try FileHandle(forWritingTo: log.url)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"kind\": \"epoch\", \"step\": 1e400}\nnot json\n".utf8))
+        try handle.close()
+        let (records, skipped) = log.read()
+        XCTAssertEqual(records, [good])
+        XCTAssertEqual(skipped.count, 4, "\(skipped)")
+        XCTAssertTrue(skipped[0].hasPrefix("metrics.jsonl line 2: step"), skipped[0])
+    }
 }

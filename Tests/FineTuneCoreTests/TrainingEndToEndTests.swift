@@ -29,9 +29,10 @@ final class TrainingEndToEndTests: XCTestCase {
         return o
     }
 
-    func trainer(_ o: TrainingOptions, resume: Bool = false, stopAfter steps: Int? = nil) throws -> Trainer {
+    func trainer(_ o: TrainingOptions, resume: Bool = false, overwrite: Bool = false, stopAfter steps: Int? = nil) throws -> Trainer {
         var polls = 0
-        return try Trainer(options: o, catalog: BuiltInBackboneTests.catalog, resume: resume, onEvent: { _ in }, shouldStop: {
+        return try Trainer(options: o, catalog: BuiltInBackboneTests.catalog, resume: resume, overwrite: overwrite,
+                           onEvent: { _ in }, shouldStop: {
             polls += 1
             return steps.map { polls > $0 } ?? false
         })
@@ -41,7 +42,7 @@ final class TrainingEndToEndTests: XCTestCase {
         let o = options()
         guard case .finished(let best) = try trainer(o).run() else { return XCTFail("interrupted") }
         let files = try FileManager.default.contentsOfDirectory(atPath: o.output)
-        for name in ["best.safetensors", "last.safetensors", "metrics.jsonl", "report.html", TrainingState.fileName] {
+        for name in ["best.safetensors", "last.safetensors", "metrics.jsonl", "report.html", "training-state.json", "optimizer.safetensors"] {
             XCTAssertTrue(files.contains(name), "\(name) in \(files)")
         }
         let accuracy = try XCTUnwrap(best?.accuracy)
@@ -81,11 +82,12 @@ final class TrainingEndToEndTests: XCTestCase {
         _ = try trainer(a).run()
         var b = options()
         b.seed = a.seed
-        // Stop inside the second stage (epoch 2 of 3: 4 steps per epoch with 36 images in batches of 8).
-        guard case .interrupted = try trainer(b, stopAfter: 6).run() else { return XCTFail("expected an interruption") }
-        let state = try TrainingState.read(from: URL(fileURLWithPath: b.output))
+        // Stop inside the second stage (epoch 2 of 3: 4 steps per epoch with 36 images in batches of 8;
+        // polled before each step, each of the 2 validation batches and after validation).
+        guard case .interrupted = try trainer(b, stopAfter: 9).run() else { return XCTFail("expected an interruption") }
+        let state = try TrainingState(contentsOf: RunFolder(URL(fileURLWithPath: b.output)).url(.state))
         XCTAssertEqual(state.stage, 1)
-        XCTAssertGreaterThan(state.batchInEpoch, 0)
+        XCTAssertEqual(state.batchInEpoch, 2)
         guard case .finished = try trainer(b, resume: true).run() else { return XCTFail("interrupted again") }
         let x = try ModelFile(contentsOf: URL(fileURLWithPath: a.output + "/last.safetensors")).tensors
         let y = try ModelFile(contentsOf: URL(fileURLWithPath: b.output + "/last.safetensors")).tensors
@@ -108,5 +110,71 @@ final class TrainingEndToEndTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("the loss became"), "\(error)")
             XCTAssertTrue("\(error)".contains("Lower --lr"), "\(error)")
         }
+    }
+
+    /// A run folder copied elsewhere resumes into the folder it is in, whatever its state says;
+    /// metrics lines of an epoch lost to a crash are dropped, so no epoch is listed twice.
+    func testCopiedRunFolderResumesIntoItselfWithoutRepeatingAnEpoch() throws {
+        var a = options(.freeze)
+        a.epochs = 2
+        guard case .interrupted = try trainer(a, stopAfter: 6).run() else { return XCTFail("expected an interruption") }
+        let copy = options(.freeze).output
+        try FileManager.default.copyItem(atPath: a.output, toPath: copy)
+        let original = try Data(contentsOf: URL(fileURLWithPath: a.output + "/training-state.json"))
+        // A crash after the epoch's lines were appended but before its commit.
+        let lost = MetricsRecord(kind: .epoch, stage: "freeze", epoch: 2, step: 8, loss: 1, accuracy: 0.5,
+                                 learning_rate: 1e-3, images_per_second: 1, val_loss: 1, val_accuracy: 0.5, elapsed: 1)
+        try MetricsLog(url: URL(fileURLWithPath: copy + "/metrics.jsonl")).append(lost)
+        var b = try TrainingState(contentsOf: URL(fileURLWithPath: copy + "/training-state.json")).options
+        XCTAssertEqual(b.output, a.output, "the state names the folder it was saved in")
+        b.output = copy
+        guard case .finished = try trainer(b, resume: true).run() else { return XCTFail("interrupted again") }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: a.output + "/training-state.json")), original, "the original is untouched")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: a.output + "/best.safetensors"))
+        let epochs = Trainer.readRecords(URL(fileURLWithPath: copy)).filter { $0.kind == .epoch }.map(\.epoch)
+        XCTAssertEqual(epochs, [1, 2])
+        let state = try TrainingState(contentsOf: URL(fileURLWithPath: copy + "/training-state.json"))
+        XCTAssertTrue(state.finished)
+        XCTAssertEqual(state.options.output, copy)
+    }
+
+    /// --output naming another run's folder is refused without --overwrite; with it, the other
+    /// run's files (its accuracy-named copy too) go, the user's other files stay.
+    func testOutputHoldingAnotherRunNeedsOverwrite() throws {
+        var a = options(.freeze)
+        a.epochs = 1
+        _ = try trainer(a).run()
+        let before = try FileManager.default.contentsOfDirectory(atPath: a.output)
+        XCTAssertEqual(before.filter { $0.hasPrefix("mobilenet-v2.") }.count, 1, "\(before)")
+        try Data("mine".utf8).write(to: URL(fileURLWithPath: a.output + "/notes.txt"))
+        var b = a
+        b.seed = 99
+        XCTAssertThrowsError(try trainer(b)) { error in
+            XCTAssertTrue("\(error)".contains("holds another run"), "\(error)")
+            XCTAssertTrue("\(error)".contains("--overwrite"), "\(error)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: a.output).sorted(), (before + ["notes.txt"]).sorted())
+        var stopped = try trainer(b, overwrite: true, stopAfter: 1)
+        guard case .interrupted = try stopped.run() else { return XCTFail("expected an interruption") }
+        stopped = try trainer(b, resume: true)
+        _ = try stopped.run()
+        let after = try FileManager.default.contentsOfDirectory(atPath: a.output)
+        XCTAssertTrue(after.contains("notes.txt"))
+        let accuracy = try XCTUnwrap(try TrainingState(contentsOf: URL(fileURLWithPath: a.output + "/training-state.json")).bestAccuracy)
+        XCTAssertEqual(after.filter { $0.hasPrefix("mobilenet-v2.") },
+                       [RunFolder.bestCopyName(backbone: "mobilenet-v2", data: b.data, accuracy: accuracy)])
+    }
+
+    /// A run that fails before its first step leaves no folder behind.
+    func testFailingRunLeavesNoFolder() throws {
+        var o = options(.full)
+        o.data = Self.data + "/no-such-folder"
+        XCTAssertThrowsError(try trainer(o))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: o.output))
+        o = options(.full)
+        o.optimizer = .sgd
+        o.lr = 1e30
+        XCTAssertThrowsError(try trainer(o).run())
+        XCTAssertFalse(FileManager.default.fileExists(atPath: o.output), "diverged before any epoch was saved")
     }
 }

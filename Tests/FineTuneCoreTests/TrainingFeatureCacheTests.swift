@@ -140,23 +140,24 @@ final class TrainingFeatureCacheTests: XCTestCase {
         o.seed = 12
         let dir = URL(fileURLWithPath: o.output)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let state = TrainingState(options: o, stage: 0, epochInStage: 1, batchInEpoch: 0, globalStep: 5, epochLossSum: 0,
-                                  epochCorrect: 0, epochSeen: 0, bestAccuracy: nil, bestEpoch: nil, bestFile: nil,
-                                  epochsWithoutImprovement: 0, optimizer: nil, finished: false)
-        try state.write(to: dir)
-        let file = dir.appendingPathComponent(TrainingState.fileName)
+        var state = TrainingState(options: o)
+        state.epochInStage = 1
+        state.globalStep = 5
+        state.generation = 1
+        let file = RunFolder(dir).url(.state)
+        try state.encoded().write(to: file)
         var json = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: Any]
         var saved = json["options"] as! [String: Any]
         XCTAssertNotNil(saved.removeValue(forKey: "standardizeCachedFeatures"))
         json["options"] = saved
         try JSONSerialization.data(withJSONObject: json).write(to: file)
-        let read = try TrainingState.read(from: dir)
+        let read = try TrainingState(contentsOf: file)
         XCTAssertTrue(read.options.standardizeCachedFeatures)
         XCTAssertEqual(read.options.seed, 12)
         XCTAssertEqual(read.options.cacheFeatures, 2)
         XCTAssertEqual(read.globalStep, 5)
         try Data("{\"options\": {}}".utf8).write(to: file)
-        XCTAssertThrowsError(try TrainingState.read(from: dir)) { XCTAssertTrue("\($0)".contains("not a valid training state")) }
+        XCTAssertThrowsError(try TrainingState(contentsOf: file)) { XCTAssertTrue("\($0)".contains("not a training state")) }
     }
 
     /// Views are the loader's augmentation of different epochs; they repeat after N epochs.
@@ -182,7 +183,7 @@ final class TrainingFeatureCacheTests: XCTestCase {
         // Polls: 2 validation + 5 training-view batches, 4 steps, 5 more for view 2, then steps.
         guard case .interrupted = try trainer(b, stopAfter: 1).run() else { return XCTFail("expected an interruption while caching") }
         guard case .interrupted = try trainer(b, resume: true, stopAfter: 17).run() else { return XCTFail("expected an interruption") }
-        let state = try TrainingState.read(from: URL(fileURLWithPath: b.output))
+        let state = try TrainingState(contentsOf: RunFolder(URL(fileURLWithPath: b.output)).url(.state))
         XCTAssertEqual(state.epochInStage, 1)
         XCTAssertEqual(state.batchInEpoch, 1)
         guard case .finished = try trainer(b, resume: true).run() else { return XCTFail("interrupted again") }

@@ -135,7 +135,7 @@ final class TrainingOptimizerTests: XCTestCase {
     }
 
     /// Two steps, save, restore into a fresh optimiser and fresh parameters, three more steps:
-    /// identical to five uninterrupted steps (and the state survives a JSON round trip).
+    /// identical to five uninterrupted steps (and the state survives its file, optimizer.safetensors).
     func testStateRoundTrip() throws {
         for name in ["sgd", "adamw"] {
             let c = Self.fixture.optimizers[name]!
@@ -144,11 +144,12 @@ final class TrainingOptimizerTests: XCTestCase {
 
             let first = Self.makeSlots(), before = Self.makeOptimizer(c)
             for t in 1...3 { Self.step(before, first, t: t) }
-            let saved = try JSONEncoder().encode(before.state())
+            let file = try before.state().safeTensors(generation: 1)
+            let saved = try SafeTensorsWriter.encode(file.tensors, metadata: file.metadata)
             let resumedSlots = Self.makeSlots()
             for (s, f) in zip(resumedSlots, first) { s.value.pointer.update(from: f.value.pointer, count: f.value.count) }
             let resumed = Self.makeOptimizer(c)
-            try resumed.load(try JSONDecoder().decode(OptimizerState.self, from: saved), for: resumedSlots)
+            try resumed.load(try OptimizerState(SafeTensorsFile(data: saved, file: "o"), generation: 1, file: "o"), for: resumedSlots)
             XCTAssertEqual(resumed.state(), before.state())
             for t in 4...5 { Self.step(resumed, resumedSlots, t: t) }
             XCTAssertEqual(resumed.stepCount, 5)

@@ -37,8 +37,12 @@ struct AtomicFile {
             unlink(temporary)
             throw error
         }
-        // Make the rename itself durable.
-        let dir = open(folder, O_RDONLY | O_CLOEXEC)
+        syncFolder(folder)
+    }
+
+    /// Flushes a folder's entries to disk, so the renames and removals in it survive a crash.
+    static func syncFolder(_ folder: String) {
+        let dir = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dir >= 0 {
             fsync(dir)
             close(dir)

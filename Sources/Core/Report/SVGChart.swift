@@ -49,6 +49,8 @@ struct SVGChart {
 
     /// Series with more points than this are thinned evenly (the last point is kept).
     static let maxPointsPerSeries = 1200
+    /// Ticks on one axis: a handful is readable, and a bound keeps crafted values from listing millions.
+    static let maxTicks = 50
 
     // Colours shared by the report.
     static let ink = "#1f2937", axis = "#6b7280", grid = "#e5e7eb"
@@ -228,9 +230,8 @@ struct SVGChart {
         let pad = integer ? max(span * 0.04, 0.5) : max(span * 0.04, abs(maxV) * 0.05, 1e-9)
         var step = niceStep(max(span, integer ? 1 : pad), count: 6)
         if integer { step = max(1, step.rounded()) }
-        var ticks: [Double] = []
-        var t = (minV / step).rounded(.up) * step
-        while t <= maxV + step * 1e-9 { ticks.append(t); t += step }
+        let first = (minV / step).rounded(.up) * step
+        var ticks = ticks(from: first, step: step) { $0 <= maxV + step * 1e-9 }
         if ticks.isEmpty { ticks = [minV] }
         return Axis(lo: minV - pad, hi: maxV + pad, step: step, ticks: ticks)
     }
@@ -248,10 +249,20 @@ struct SVGChart {
         lo = (lo / step).rounded(.down) * step
         hi = (hi / step).rounded(.up) * step
         if let limits { lo = max(lo, limits.lowerBound); hi = min(hi, limits.upperBound) }
-        var ticks: [Double] = []
-        var i = 0.0
-        while lo + i * step <= hi + step * 1e-6 { ticks.append(lo + i * step); i += 1 }
+        let ticks = ticks(from: lo, step: step) { $0 <= hi + step * 1e-6 }
         return Axis(lo: lo, hi: hi, step: step, ticks: ticks)
+    }
+
+    /// At most `maxTicks` distinct values `first + i * step` while `inRange` holds: a step too
+    /// small to change a huge value (a step count of 2^62) ends the list instead of repeating it.
+    static func ticks(from first: Double, step: Double, while inRange: (Double) -> Bool) -> [Double] {
+        var ticks: [Double] = []
+        for i in 0..<maxTicks {
+            let t = first + Double(i) * step
+            guard t.isFinite, inRange(t), ticks.last.map({ t > $0 }) ?? true else { break }
+            ticks.append(t)
+        }
+        return ticks
     }
 
     // MARK: - Helpers

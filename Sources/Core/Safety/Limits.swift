@@ -68,4 +68,8 @@ public enum Limits {
     public static let backbonesPerPlugin = 1_000
     /// Bytes of one text a plugin hands over: a name, a summary, a version, an error message.
     public static let pluginTextBytes = 1_024
+    /// Bytes of a run folder's `training-state.json` (a few kB: the tensors are beside it).
+    public static let runStateBytes = 1 << 20
+    /// Bytes of a run folder's `metrics.jsonl` read back for the report.
+    public static let metricsBytes = 256 << 20
 }

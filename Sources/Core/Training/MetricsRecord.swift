@@ -29,3 +29,19 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
         self.val_accuracy = val_accuracy; self.elapsed = elapsed
     }
 }
+
+extension MetricsRecord {
+    /// Why the record cannot be a real one (a number out of its range), or nil. Records read back
+    /// from a file are checked with it before they reach the report's charts.
+    public var problem: String? {
+        let numbers = [("loss", loss), ("accuracy", accuracy), ("learning_rate", learning_rate),
+                       ("images_per_second", images_per_second), ("elapsed", elapsed),
+                       ("val_loss", val_loss ?? 0), ("val_accuracy", val_accuracy ?? 0)]
+        if let (name, _) = numbers.first(where: { !$0.1.isFinite || $0.1 < 0 }) { return "\(name) must be a number >= 0" }
+        if accuracy > 1 || (val_accuracy ?? 0) > 1 { return "accuracies must be fractions from 0 to 1" }
+        if !(1...1_000_000).contains(epoch) { return "epoch must be from 1 to 1000000" }
+        if !(0...(1 << 40)).contains(step) { return "step must be from 0 to 2^40" }
+        if stage.isEmpty || stage.count > 64 { return "stage must be a stage name" }
+        return nil
+    }
+}

@@ -31,9 +31,10 @@ extension Optimizer {
 
 /// An optimiser's saved state: per-parameter buffers in PyTorch's names, per-parameter step
 /// counts, and the number of steps taken. Buffers are in the kernel layout of `Model.Slot`.
-public struct OptimizerState: Codable, Equatable, Sendable {
+/// Saved as `optimizer.safetensors` in a run folder (see `OptimizerState+File.swift`).
+public struct OptimizerState: Equatable, Sendable {
     /// The state of one parameter, as `optimizer.state[p]` in PyTorch.
-    public struct Parameter: Codable, Equatable, Sendable {
+    public struct Parameter: Equatable, Sendable {
         /// How many updates this parameter has had (Adam's bias correction uses it).
         public var step: Int
         /// `"momentum_buffer"` (SGD), `"exp_avg"` and `"exp_avg_sq"` (Adam, AdamW).

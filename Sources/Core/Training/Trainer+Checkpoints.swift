@@ -1,7 +1,13 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
-/// Checkpoints and the report: `last.safetensors` + `training-state.json` every epoch (and on
-/// interruption), `best.safetensors` + a copy named with its accuracy on each improvement.
+/// Checkpoints and the report: one commit per epoch (and on interruption) of `last.safetensors`,
+/// the optimiser's state, `training-state.json` and, on each improvement, `best.safetensors`;
+/// the accuracy-named copy of the best model when the run finishes; the folder's lifetime.
 extension Trainer {
     /// The model as a model file, with where it came from.
     func modelFile(epoch: Int, stage: Stage, metrics: [String: Double]) -> ModelFile {
@@ -17,23 +23,49 @@ extension Trainer {
         return file
     }
 
-    func saveLast(epoch: Int, stage: Stage, optimizer: any Optimizer) throws {
-        try modelFile(epoch: epoch, stage: stage, metrics: [:]).write(to: output.appendingPathComponent("last.safetensors"))
-        state.optimizer = optimizer.state()
-        try state.write(to: output)
+    /// Commits the run's state (see `RunFolder`): `last.safetensors` from the model as it is,
+    /// the optimiser's state, `best` when the epoch improved, and `state` (counters, best so far,
+    /// the length of metrics.jsonl), all together.
+    func commit(epoch: Int, stage: Stage, optimizer: OptimizerState, best: ModelFile?) throws {
+        state.generation += 1
+        state.metricsBytes = metrics.size
+        let last = modelFile(epoch: epoch, stage: stage, metrics: [:])
+        let saved = state
+        try folder.commit { staged in
+            if let best { try best.write(to: staged(.best)) }
+            try last.write(to: staged(.last))
+            try optimizer.write(to: staged(.optimizer), generation: saved.generation)
+            try AtomicFile.write(try saved.encoded(), to: staged(.state))
+        }
+        committed = true
     }
 
-    func saveBest(epoch: Int, stage: Stage, accuracy: Double) throws {
-        let file = modelFile(epoch: epoch, stage: stage, metrics: ["val_accuracy": accuracy])
-        try file.write(to: output.appendingPathComponent("best.safetensors"))
-        let dataset = URL(fileURLWithPath: options.data).standardizedFileURL.lastPathComponent
-            .map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }
-        let named = "\(backbone.name).\(String(dataset)).\(String(format: "%.4f", accuracy)).safetensors"
-        try file.write(to: output.appendingPathComponent(named))
-        if let previous = state.bestFile, previous != named {
-            try? FileManager.default.removeItem(at: output.appendingPathComponent(previous))
+    /// Creates the output folder when training starts (so a run that fails before leaves none)
+    /// and, with `--overwrite`, removes what another run wrote there.
+    func prepareFolder() throws {
+        if !FileManager.default.fileExists(atPath: folder.path) {
+            do { try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true) } catch {
+                throw TrainingError.output("\(folder.path): cannot create the output folder (\(error.localizedDescription))")
+            }
+            createdFolder = true
+        } else if overwrite && !committed {
+            folder.removePreviousRun()
         }
-        state.bestFile = named
+    }
+
+    /// After a failure: removes the folder again when this run created it and committed nothing.
+    func removeFolderIfUnused() {
+        guard createdFolder, !committed else { return }
+        folder.removePreviousRun()
+        rmdir(folder.path)  // only when empty: anything else put there meanwhile stays
+    }
+
+    /// The copy of `best.safetensors` named with its accuracy, written when the run has finished.
+    func writeBestCopy() throws {
+        guard let accuracy = state.bestAccuracy else { return }
+        let best = try Data(contentsOf: folder.url(.best))
+        let name = RunFolder.bestCopyName(backbone: backbone.name, data: options.data, accuracy: accuracy)
+        try AtomicFile.write(best, to: folder.url.appendingPathComponent(name))
     }
 
     /// The settings shown in the report, in a readable order.
@@ -65,6 +97,6 @@ extension Trainer {
         report.bestEpoch = state.bestEpoch
         report.bestAccuracy = state.bestAccuracy
         if !pretrained { report.notes.append("The backbone started from random initialisation (no --weights).") }
-        try report.write(to: output.appendingPathComponent("report.html"))
+        try report.write(to: folder.url(.report))
     }
 }

@@ -3,9 +3,11 @@ import Foundation
 /// Fine-tunes a backbone with a new head on an image folder: the stages of a strategy, one
 /// shared loop, validation every epoch, checkpoints, early stopping, resume, report.
 ///
-/// The output folder holds `best.safetensors` (and a copy named with its accuracy, as the
-/// recipes did: `resnet18.photos.0.9375.safetensors`), `last.safetensors`, `training-state.json`,
-/// `metrics.jsonl` and `report.html`. Every file is written atomically.
+/// The output folder (`RunFolder`) holds `best.safetensors` (and, once the run has finished, a
+/// copy named with its accuracy, as the recipes did: `resnet18.photos.0.9375.safetensors`),
+/// `last.safetensors`, `optimizer.safetensors`, `training-state.json`, `metrics.jsonl` and
+/// `report.html`. Every file is written atomically; the files `--resume` reads change together,
+/// once per epoch (see `RunFolder`).
 public final class Trainer {
     /// What the trainer reports while it runs; the CLI renders it.
     public enum Event {
@@ -29,22 +31,42 @@ public final class Trainer {
     public let train: DataLoader
     public let validation: DataLoader
     public let classes: [String]
-    let output: URL
+    /// The output folder; with `--resume`, the folder resumed, whatever the state says.
+    let folder: RunFolder
+    let metrics: MetricsLog
+    /// Replace the files of another run in the output folder.
+    let overwrite: Bool
     let onEvent: (Event) -> Void
-    /// Polled between steps; true stops the run after saving `last` (Ctrl-C).
+    /// Polled between steps; true stops the run after saving (Ctrl-C).
     let shouldStop: () -> Bool
     var state: TrainingState
     var records: [MetricsRecord] = []
     let start = Date()
     let pretrained: Bool
+    /// The optimiser's saved state, until the resumed stage has loaded it.
+    var resumedOptimizer: OptimizerState?
+    /// Whether the folder holds a commit of this run (one made here or the one resumed).
+    var committed = false
+    /// Whether this run created the folder (it is removed again when the run fails before its first commit).
+    var createdFolder = false
 
     /// Prepares a run: data, graph, weights (pretrained or random), or the state of a run to resume.
-    public init(options: TrainingOptions, catalog: PluginCatalog, resume: Bool = false,
+    /// - Parameters:
+    ///   - options: with `resume`, the options of the saved state, `output` being the folder to resume.
+    ///   - resume: continue the run in `options.output` from its last commit.
+    ///   - overwrite: replace another run's files in `options.output`; without it such a folder is refused.
+    public init(options: TrainingOptions, catalog: PluginCatalog, resume: Bool = false, overwrite: Bool = false,
                 onEvent: @escaping (Event) -> Void, shouldStop: @escaping () -> Bool = { false }) throws {
         self.options = options
         self.onEvent = onEvent
         self.shouldStop = shouldStop
-        output = URL(fileURLWithPath: options.output)
+        self.overwrite = overwrite
+        folder = RunFolder(URL(fileURLWithPath: options.output))
+        metrics = MetricsLog(url: folder.url(.metrics))
+        if !resume, !overwrite, let marker = folder.runMarker() {
+            throw TrainingError.output("\(options.output) holds another run (\(marker)): pass --overwrite to replace it, "
+                                       + "or --resume \(options.output) to continue it")
+        }
         backbone = try catalog.backbone(named: options.backbone)
         let size = options.inputSize ?? backbone.inputSize
         let (trainSet, valSet) = try Self.datasets(options)
@@ -78,15 +100,26 @@ public final class Trainer {
                                 options: .init(batchSize: options.batchSize, shuffle: false, seed: options.seed,
                                                workers: options.workers, maxPixels: options.maxImagePixels))
         pretrained = options.weights != nil
-        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         if resume {
-            state = try TrainingState.read(from: output)
-            try model.load(try ModelFile(contentsOf: output.appendingPathComponent("last.safetensors"))
-                .graphAndWeights(backbone: backbone, file: "last.safetensors").weights)
-            records = Self.readRecords(output)
-            if state.finished { onEvent(.info("the run in \(options.output) had finished; nothing left to train")) }
-            let stage = min(state.stage, stages.count - 1)
-            onEvent(.info("resuming at epoch \(epochsBefore(stage) + state.epochInStage + 1) (stage \(stages[stage].name)), batch \(state.batchInEpoch + 1)"))
+            try folder.recover()
+            let file = folder.url(.state)
+            state = try TrainingState(contentsOf: file)
+            try state.checkProgress(stageEpochs: stages.map(\.epochs), batches: train.batchCount, file: file.path)
+            state.options = options
+            let last = try folder.regularFile(.last)
+            try model.load(try ModelFile(contentsOf: last).graphAndWeights(backbone: backbone, file: last.path).weights)
+            resumedOptimizer = try OptimizerState(contentsOf: try folder.regularFile(.optimizer), generation: state.generation)
+            try metrics.truncate(to: state.metricsBytes)
+            let (saved, skipped) = metrics.read()
+            records = saved
+            for problem in skipped { onEvent(.info("warning: \(problem)")) }
+            committed = true
+            if state.finished {
+                onEvent(.info("the run in \(options.output) had finished; nothing left to train"))
+            } else {
+                onEvent(.info("resuming at epoch \(epochsBefore(state.stage) + state.epochInStage + 1) "
+                              + "(stage \(stages[state.stage].name)), batch \(state.batchInEpoch + 1)"))
+            }
         } else {
             model.initialize(seed: options.seed)
             if let weights = options.weights {
@@ -97,11 +130,7 @@ public final class Trainer {
                 onEvent(.info("no --weights: the backbone starts from random initialisation "
                               + "(for a real fine-tune pass a pretrained file, e.g. --weights \(backbone.weightsHint.split(separator: " ").last ?? "weights.pth"))"))
             }
-            state = TrainingState(options: options, stage: 0, epochInStage: 0, batchInEpoch: 0, globalStep: 0,
-                                  epochLossSum: 0, epochCorrect: 0, epochSeen: 0, bestAccuracy: nil, bestEpoch: nil,
-                                  bestFile: nil, epochsWithoutImprovement: 0,
-                                  optimizer: nil, finished: false)
-            try? FileManager.default.removeItem(at: output.appendingPathComponent("metrics.jsonl"))
+            state = TrainingState(options: options)
         }
         onEvent(.info("\(trainSet.count) training and \(valSet.count) validation images, \(classes.count) classes: "
                       + classes.joined(separator: ", ")))
@@ -124,9 +153,9 @@ public final class Trainer {
         return try ImageDataset.folder(o.data).split(validationFraction: o.valSplit, seed: o.seed)
     }
 
+    /// The valid records of a run folder's `metrics.jsonl`.
     static func readRecords(_ output: URL) -> [MetricsRecord] {
-        guard let text = try? String(contentsOf: output.appendingPathComponent("metrics.jsonl"), encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(MetricsRecord.self, from: Data($0.utf8)) }
+        MetricsLog(url: RunFolder(output).url(.metrics)).read().records
     }
 }
 

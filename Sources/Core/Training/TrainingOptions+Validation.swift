@@ -10,6 +10,8 @@ extension TrainingOptions {
         func positiveFinite(_ x: Float) -> Bool { x.isFinite && x > 0 }
         try InvalidOption.check(epochs, in: 0...100_000, "--epochs")
         try InvalidOption.check(freezeEpochs, in: 0...100_000, "--freeze-epochs")
+        try InvalidOption.check(epochs > 0 || (strategy == .twoStage && freezeEpochs > 0), "--epochs",
+                                "at least 1 (or, for two-stage, --freeze-epochs at least 1)")
         try InvalidOption.check(positiveFinite(lr), "--lr", "a positive number")
         try InvalidOption.check(positiveFinite(finetuneLR), "--finetune-lr", "a positive number")
         try InvalidOption.check(positiveFinite(backboneLRMultiplier), "--backbone-lr-mult", "a positive number")

@@ -1,13 +1,18 @@
 import Foundation
 
-/// What `--resume` needs beside `last.safetensors`: where the run stopped, the optimiser's
-/// moments, and the best result so far. Written atomically to `DIR/training-state.json`
-/// after every epoch and on interruption.
-public struct TrainingState: Codable, Sendable {
-    public static let fileName = "training-state.json"
-
+/// Where a run stands, for `--resume`: `DIR/training-state.json`, a small JSON beside
+/// `last.safetensors` (the weights) and `optimizer.safetensors` (the optimiser's moments),
+/// replaced together with them by one commit (see `RunFolder`).
+///
+/// It holds the options, the counters and the best result so far. The counters are also the
+/// random state: every random draw derives from the seed and the epoch, sample or step number
+/// (`SeededRandom`, `SplitMix64(seed:step)`), so a resumed run draws what an uninterrupted one
+/// would. Every value read back is checked as the command line checks it (`init(data:file:)`,
+/// then `checkProgress` against the run's plan): a tampered or damaged state is an error
+/// naming the file and the field, never a crash.
+public struct TrainingState: Codable, Sendable, Equatable {
     public var options: TrainingOptions
-    /// Index of the stage in progress.
+    /// Index of the stage in progress (the stage count once the run has finished).
     public var stage: Int
     /// Epochs finished within that stage.
     public var epochInStage: Int
@@ -19,33 +24,53 @@ public struct TrainingState: Codable, Sendable {
     public var epochLossSum: Double
     public var epochCorrect: Int
     public var epochSeen: Int
+    /// Validation accuracy of `best.safetensors` and the epoch it is from (1-based, across stages).
     public var bestAccuracy: Double?
     public var bestEpoch: Int?
-    public var bestFile: String?
     /// Epochs of the current stage since validation accuracy last improved.
     public var epochsWithoutImprovement: Int
-    /// The optimiser's moments in the stage in progress; nil at a stage's start.
-    public var optimizer: OptimizerState?
     public var finished: Bool
+    /// Commits so far; `optimizer.safetensors` records the same number.
+    public var generation: Int
+    /// The length of `metrics.jsonl` at the commit: what lies past it is from an uncommitted epoch.
+    public var metricsBytes: Int
 
-    public func write(to dir: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try AtomicFile.write(try encoder.encode(self), to: dir.appendingPathComponent(Self.fileName))
+    /// The state at the start of a run.
+    public init(options: TrainingOptions) {
+        self.options = options
+        stage = 0; epochInStage = 0; batchInEpoch = 0; globalStep = 0
+        epochLossSum = 0; epochCorrect = 0; epochSeen = 0
+        bestAccuracy = nil; bestEpoch = nil; epochsWithoutImprovement = 0
+        finished = false; generation = 0; metricsBytes = 0
     }
 
-    public static func read(from dir: URL) throws -> TrainingState {
-        let url = dir.appendingPathComponent(fileName)
-        guard let data = try? Data(contentsOf: url) else {
-            throw TrainingError.resume("\(url.path) is missing: the folder holds no run to resume (train with --output first)")
-        }
-        do { return try JSONDecoder().decode(TrainingState.self, from: data) } catch {
+    func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return try encoder.encode(self)
+    }
+
+    /// Reads and checks `url` (a regular file of at most `Limits.runStateBytes`).
+    public init(contentsOf url: URL) throws {
+        try self.init(data: try RunFolder.readFile(url, limit: Limits.runStateBytes), file: url.path)
+    }
+
+    /// Parses a state and checks every field on its own (`checkProgress` checks them against
+    /// the run's plan). Errors read "FILE: FIELD PROBLEM".
+    public init(data: Data, file: String) throws {
+        let decoded: TrainingState
+        do { decoded = try JSONDecoder().decode(TrainingState.self, from: data) } catch {
             // A state written before an option existed resumes with that option's default.
-            if let completed = try? withDefaultOptions(data), let state = try? JSONDecoder().decode(TrainingState.self, from: completed) {
-                return state
+            guard let completed = try? Self.withDefaultOptions(data),
+                  let state = try? JSONDecoder().decode(TrainingState.self, from: completed) else {
+                let earlier = ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["optimizer"] != nil
+                throw TrainingError.resume("\(file): not a training state of this finetune (\(Self.describe(error)))"
+                    + (earlier ? "; an earlier finetune wrote it, with the optimizer state inside: train again with --overwrite" : ""))
             }
-            throw TrainingError.resume("\(url.path) is not a valid training state (\(error))")
+            decoded = state
         }
+        self = decoded
+        try checkFields(file: file)
     }
 
     /// The state's JSON with every option it lacks set to the default.
@@ -57,6 +82,64 @@ public struct TrainingState: Codable, Sendable {
         state["options"] = options.merging(saved) { _, saved in saved }
         return try JSONSerialization.data(withJSONObject: state)
     }
+
+    /// A decoding error in a line, naming the field.
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): return "\(key.stringValue) is missing"
+        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c), DecodingError.dataCorrupted(let c):
+            let field = c.codingPath.map(\.stringValue).joined(separator: ".")
+            return (field.isEmpty ? "" : field + ": ") + c.debugDescription
+        default: return "\(error)"
+        }
+    }
+
+    /// Every field in its range, alone: the options as the command line checks them, counters
+    /// not negative and within what a run can reach.
+    func checkFields(file: String) throws {
+        func check(_ ok: Bool, _ field: String, _ problem: String) throws {
+            if !ok { throw TrainingError.resume("\(file): \(field) \(problem)") }
+        }
+        do { try options.validate() } catch let invalid as TrainingOptions.Invalid {
+            throw TrainingError.resume("\(file): options: \(invalid)")
+        }
+        try check(!options.backbone.isEmpty && options.backbone.count <= 256, "options.backbone", "must be a backbone name")
+        try check(!options.data.isEmpty, "options.data", "must name the images")
+        let most = 1 << 40  // far beyond any run, far from overflowing the sums made of them
+        try check((0...16).contains(stage), "stage", "must be a stage index from 0 to 16")
+        try check((0...100_000).contains(epochInStage), "epochInStage", "must be from 0 to 100000")
+        try check((0...most).contains(batchInEpoch), "batchInEpoch", "must not be negative")
+        try check((0...most).contains(globalStep), "globalStep", "must not be negative")
+        try check(epochLossSum.isFinite && epochLossSum >= 0, "epochLossSum", "must be a number >= 0")
+        try check((0...most).contains(epochSeen), "epochSeen", "must not be negative")
+        try check((0...epochSeen).contains(epochCorrect), "epochCorrect", "must be from 0 to epochSeen (\(epochSeen))")
+        try check(bestAccuracy.map { $0.isFinite && (0...1).contains($0) } ?? true, "bestAccuracy", "must be a fraction from 0 to 1")
+        try check(bestEpoch.map { (1...1_000_000).contains($0) } ?? true, "bestEpoch", "must be an epoch from 1")
+        try check((bestAccuracy == nil) == (bestEpoch == nil), "bestEpoch", "and bestAccuracy must be given together")
+        try check((0...100_000).contains(epochsWithoutImprovement), "epochsWithoutImprovement", "must be from 0 to 100000")
+        try check((1...most).contains(generation), "generation", "must be a commit number from 1")
+        try check((0...most).contains(metricsBytes), "metricsBytes", "must not be negative")
+    }
+
+    /// The counters against the run's plan: `stageEpochs` (epochs of each stage) and `batches`
+    /// (batches per epoch), so that every index the loop forms from them is in range.
+    func checkProgress(stageEpochs: [Int], batches: Int, file: String) throws {
+        func check(_ ok: Bool, _ field: String, _ problem: String) throws {
+            if !ok { throw TrainingError.resume("\(file): \(field) \(problem)") }
+        }
+        try check(stage <= stageEpochs.count, "stage", "\(stage) is past the run's \(stageEpochs.count) stage(s)")
+        try check(finished == (stage == stageEpochs.count), "finished", "disagrees with stage \(stage) of \(stageEpochs.count)")
+        let inStage = stage < stageEpochs.count ? stageEpochs[stage] : 0
+        try check(epochInStage <= inStage, "epochInStage", "\(epochInStage) is past the stage's \(inStage) epochs")
+        try check(batchInEpoch <= batches, "batchInEpoch", "\(batchInEpoch) is past the epoch's \(batches) batches")
+        try check(epochsWithoutImprovement <= epochInStage, "epochsWithoutImprovement", "is more than epochInStage (\(epochInStage))")
+        let images = CheckedSize.product(batchInEpoch, options.batchSize) ?? Int.max
+        try check(epochSeen <= images, "epochSeen", "\(epochSeen) is more than \(batchInEpoch) batches hold")
+        let done = stageEpochs.prefix(stage).reduce(0, +) + epochInStage
+        try check((bestEpoch ?? 0) <= done, "bestEpoch", "\(bestEpoch ?? 0) is past the \(done) finished epoch(s)")
+        let steps = CheckedSize.sum(CheckedSize.product(done, batches) ?? Int.max, batchInEpoch) ?? Int.max
+        try check(globalStep <= steps, "globalStep", "\(globalStep) is more than the \(steps) steps of the finished epochs")
+    }
 }
 
 /// Why training stopped early or could not start.
@@ -64,10 +147,12 @@ public enum TrainingError: Error, CustomStringConvertible {
     case data(String)
     case resume(String)
     case diverged(String)
+    /// The output folder cannot be used (it holds another run, or cannot be written).
+    case output(String)
 
     public var description: String {
         switch self {
-        case .data(let m), .resume(let m), .diverged(let m): return m
+        case .data(let m), .resume(let m), .diverged(let m), .output(let m): return m
         }
     }
 }
