@@ -2,7 +2,7 @@ import PluginABI
 
 /// Why a plugin file or a backbone name could not be used.
 public enum PluginError: Error, CustomStringConvertible {
-    case notRegularFile(kind: String)
+    case notRegularFile(reason: String)
     case notALibrary(reason: String)
     case truncated(reason: String)
     case noEntry
@@ -14,8 +14,8 @@ public enum PluginError: Error, CustomStringConvertible {
     public var description: String {
         let header = "Sources/PluginABI/include/finetune_plugin.h"
         switch self {
-        case .notRegularFile(let kind):
-            return "\(kind), not a regular file: not opened (remove it or rename it away from *.so)"
+        case .notRegularFile(let reason):
+            return "\(reason): not opened (remove it or rename it away from *.so)"
         case .notALibrary(let reason): return "not a loadable shared library (\(reason))"
         case .truncated(let reason):
             return "truncated or corrupt shared library (\(reason)): not loaded, rebuild or copy it again"

@@ -49,35 +49,12 @@ enum PluginLoader {
     /// library of this machine. The type is checked before the file is opened, and again on the
     /// open descriptor, which is opened without blocking in case the file was swapped meanwhile.
     static func checkFile(_ path: String) throws {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            switch errno {
-            case ENOENT: throw PluginError.notRegularFile(kind: "a dangling symbolic link")
-            case ELOOP: throw PluginError.notRegularFile(kind: "a symbolic link loop")
-            default: throw PluginError.notALibrary(reason: String(cString: strerror(errno)))
-            }
+        let fd: Int32, status: stat
+        do { (fd, status) = try RegularFile.open(path) } catch {
+            throw PluginError.notRegularFile(reason: error.missing ? "a dangling symbolic link" : error.reason)
         }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw PluginError.notRegularFile(kind: kind(info.st_mode)) }
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw PluginError.notALibrary(reason: String(cString: strerror(errno))) }
         defer { close(fd) }
-        var opened = stat()
-        guard fstat(fd, &opened) == 0, opened.st_mode & S_IFMT == S_IFREG,
-              opened.st_dev == info.st_dev, opened.st_ino == info.st_ino else {
-            throw PluginError.notRegularFile(kind: "a file replaced while it was opened")
-        }
-        try ELFCheck.check(fd: fd, size: Int(opened.st_size))
-    }
-
-    /// What a non-regular file is, for the message.
-    static func kind(_ mode: mode_t) -> String {
-        switch mode & S_IFMT {
-        case S_IFDIR: return "a folder"
-        case S_IFIFO: return "a named pipe (FIFO)"
-        case S_IFSOCK: return "a socket"
-        case S_IFCHR, S_IFBLK: return "a device"
-        default: return "a special file"
-        }
+        try ELFCheck.check(fd: fd, size: Int(status.st_size))
     }
 
     /// The struct at `p`, copied only after its leading `struct_size`, `abi_major` and

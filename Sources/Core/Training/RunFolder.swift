@@ -90,35 +90,19 @@ public struct RunFolder: Sendable {
     /// The bytes of `url`, a regular file of at most `limit` bytes (a FIFO, a folder or a device
     /// in its place is refused without being opened for long: the open does not block).
     static func readFile(_ url: URL, limit: Int) throws -> Data {
-        func fail(_ reason: String) -> TrainingError { .resume("\(url.path): \(reason)") }
-        let fd = open(url.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw errno == ENOENT ? fail("is missing: the folder holds no run to resume (train with --output first)")
-                : fail("cannot open (\(errnoText()))")
+        do { return Data(try RegularFile.bytes(url.path, limit: limit)) } catch {
+            throw TrainingError.resume("\(url.path): " + (error.missing
+                ? "is missing: the folder holds no run to resume (train with --output first)" : error.reason))
         }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { throw fail("is not a regular file") }
-        guard info.st_size <= limit else { throw fail("is \(info.st_size) bytes, more than the \(limit) a run writes") }
-        var data = Data(count: Int(info.st_size))
-        var done = 0
-        while done < data.count {
-            let n = data.withUnsafeMutableBytes { systemRead(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { throw fail("cannot read (\(n < 0 ? errnoText() : "the file became shorter"))") }
-            done += n
-        }
-        return data
     }
 
     /// The URL of `file` once it is a regular file: a FIFO or a device in its place would block
     /// the reader, or feed it without end.
     func regularFile(_ file: File) throws -> URL {
-        var info = stat()
-        guard stat(url(file).path, &info) == 0 else {
-            throw TrainingError.resume("\(url(file).path): cannot read (\(errnoText())); a run folder holds it after its first epoch")
+        do { close(try RegularFile.open(url(file).path).fd) } catch {
+            throw TrainingError.resume("\(url(file).path): " + (error.missing
+                ? "is missing; a run folder holds it after its first epoch" : error.reason))
         }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw TrainingError.resume("\(url(file).path): is not a regular file") }
         return url(file)
     }
 
@@ -175,9 +159,3 @@ public struct RunFolder: Sendable {
         try FileManager.default.removeItem(at: pending)
     }
 }
-
-#if canImport(Glibc)
-private let systemRead = Glibc.read
-#else
-private let systemRead = Darwin.read
-#endif
