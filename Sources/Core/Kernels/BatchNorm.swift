@@ -34,11 +34,11 @@ enum BatchNorm {
     /// so that sum d² - (sum d)² / rows does not cancel when the mean is large next to the spread.
     static func moments(x: UnsafePointer<Float>, rows: Int, channels c: Int) -> Moments {
         let sums = columnSums(rows: rows, channels: 2 * c) { row, acc in
-            let xr = x + row * c
+            let xr = x + row * c, squares = acc + c  // no index arithmetic inside the loop: it vectorises
             for i in 0..<c {
                 let d = xr[i] - x[i]
                 acc[i] += d
-                acc[c + i] += d * d
+                squares[i] += d * d
             }
         }
         let inv = 1 / Double(rows)
@@ -123,9 +123,10 @@ enum BatchNorm {
                         (xr[i] - mean[i]) * scale[i] + beta[i]
                     }
                 }
+                let dyXhat = acc + c  // no index arithmetic inside the loop: it vectorises
                 for i in 0..<c {
                     acc[i] += dr[i]
-                    acc[c + i] += dr[i] * (xr[i] - mean[i]) * invStd[i]
+                    dyXhat[i] += dr[i] * (xr[i] - mean[i]) * invStd[i]
                 }
             }
         }

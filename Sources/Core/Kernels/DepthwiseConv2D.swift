@@ -123,9 +123,10 @@ enum DepthwiseConv2D {
                             let out = dx + (r * g.w + ix) * c
                             @inline(__always) func gather<V: SIMD>(_: V.Type, _ c0: Int) where V.Scalar == Float {
                                 var acc = V()
+                                let dyc = dy + c0, wc = weight + c0  // pointer steps only: no checked Int sums per tap
                                 for t in 0..<count {
-                                    acc += UnsafeRawPointer(dy + taps[t].dy + c0).loadUnaligned(as: V.self)
-                                        * UnsafeRawPointer(weight + taps[t].w + c0).loadUnaligned(as: V.self)
+                                    acc += UnsafeRawPointer(dyc + taps[t].dy).loadUnaligned(as: V.self)
+                                        * UnsafeRawPointer(wc + taps[t].w).loadUnaligned(as: V.self)
                                 }
                                 UnsafeMutableRawPointer(out + c0).storeBytes(of: acc, as: V.self)
                             }
@@ -135,7 +136,7 @@ enum DepthwiseConv2D {
                             if c0 + 4 <= c { gather(SIMD4<Float>.self, c0); c0 += 4 }
                             for ci in c0..<c {
                                 var acc: Float = 0
-                                for t in 0..<count { acc += dy[taps[t].dy + ci] * weight[taps[t].w + ci] }
+                                for t in 0..<count { acc += (dy + ci)[taps[t].dy] * (weight + ci)[taps[t].w] }
                                 out[ci] = acc
                             }
                         }
