@@ -47,7 +47,7 @@ final class DataManifestTests: XCTestCase {
             if let entries = try? ImageDataset.parseManifest(bytes, source: "m.txt") {
                 for entry in entries {
                     XCTAssertFalse(entry.path.isEmpty || entry.label.isEmpty)
-                    XCTAssertFalse(entry.label.unicodeScalars.contains(where: DataError.isControl))
+                    XCTAssertFalse(entry.label.hasControlCharacters)
                 }
             }
         }

@@ -32,7 +32,7 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     /// The message, with control characters (from file names, manifest text) shown escaped so
     /// they never reach a terminal as control sequences.
     public var description: String {
-        DataError.escapingControlCharacters(message)
+        message.terminalSafe
     }
 
     private var message: String {
@@ -64,26 +64,5 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
         case let .invalidOption(message):
             return message
         }
-    }
-}
-
-extension DataError {
-    /// `text` with every control character (C0, DEL, C1) written as `\u{XX}`.
-    static func escapingControlCharacters(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isControl) else { return text }
-        var out = ""
-        for scalar in text.unicodeScalars {
-            if isControl(scalar) {
-                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
-
-    /// True for a control character (general category Cc).
-    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.generalCategory == .control
     }
 }

@@ -50,8 +50,7 @@ extension ImageDataset {
                         path: path, line: entry.line,
                         reason: "lists \(resolved) with label '\(entry.label)', but line \(first.line) gave it label '\(first.label)'")
                 }
-                warn(DataError.escapingControlCharacters(
-                    "\(path):\(entry.line): skipped, \(resolved) is listed already on line \(first.line)"))
+                warn("\(path):\(entry.line): skipped, \(resolved) is listed already on line \(first.line)".terminalSafe)
                 continue
             }
             seen[FileIdentity(status)] = entry
@@ -98,7 +97,7 @@ extension ImageDataset {
                 throw DataError.badManifestLine(path: source, line: number, text: line)
             }
             if entries.isEmpty && file.lowercased() == "path" && label.lowercased() == "label" { continue }
-            if label.unicodeScalars.contains(where: DataError.isControl) {
+            if label.hasControlCharacters {
                 throw DataError.badManifestEntry(path: source, line: number,
                                                  reason: "the label '\(label)' contains control characters")
             }

@@ -93,7 +93,7 @@ public struct ImageDataset: Sendable, Equatable {
         }
         var seen: Set<String> = []
         for name in names {
-            if name.unicodeScalars.contains(where: DataError.isControl) {
+            if name.hasControlCharacters {
                 throw DataError.badClassName(source: source, name: name, reason: "it contains control characters; rename it")
             }
             if !seen.insert(name).inserted {

@@ -20,7 +20,7 @@ struct FolderWalk {
 
     /// - Parameter warn: receives each warning, control characters in names shown escaped.
     init(warn: @escaping (String) -> Void) {
-        self.warn = { warn(DataError.escapingControlCharacters($0)) }
+        self.warn = { warn($0.terminalSafe) }
     }
 
     /// The visible sub-folders of `folder` (following links), sorted, each entered at most once:

@@ -16,21 +16,7 @@ public struct WeightsFileError: Error, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        let text = "\(Self.printable(file)): \(Self.printable(reason))"
-        return hint.map { "\(text)\nhint: \(Self.printable($0))" } ?? text
-    }
-
-    /// `text` with every control character (newlines and escapes included) as `\u{XX}`.
-    static func printable(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
-        var result = ""
-        for s in text.unicodeScalars {
-            if s.properties.generalCategory == .control {
-                result += "\\u{" + String(s.value, radix: 16, uppercase: true) + "}"
-            } else {
-                result.unicodeScalars.append(s)
-            }
-        }
-        return result
+        let text = "\(file.terminalSafe): \(reason.terminalSafe)"
+        return hint.map { "\(text)\nhint: \($0.terminalSafe)" } ?? text
     }
 }
