@@ -66,9 +66,9 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of every random choice: same seed, same run (default: \(d.seed)).") var seed: UInt64?
     @Option(help: "Compute threads (default: \(d.threads)).") var threads: Int?
     @Option(help: "Image decoding threads (default: \(d.workers)).") var workers: Int?
-    @Option(help: ArgumentHelp("In stages whose whole backbone is frozen, compute its features once per image and train the head on them, with N augmented views of each training image (only those N views are seen). Ignored, with a notice, in stages where the backbone trains.", valueName: "N"))
+    @Option(help: ArgumentHelp("Stages whose whole backbone is frozen (freeze, the first stage of two-stage) run it once per image and view and train the head on the kept features. N views of each training image are kept; epoch e uses view (e-1) mod N. Default: as many as the stage has epochs, which is exactly the augmentation every step would see, when they fit in memory. 0 keeps none: each batch's features are computed as it arrives.", valueName: "N"))
     var cacheFeatures: Int?
-    @Flag(inversion: .prefixedNo, help: "With --cache-features, train the head on features standardized to mean 0 and variance 1 (per feature, over the first view), folded back into its weights: steadier than raw features, where the uncached recipe's batch norms normalise each batch (default: on).")
+    @Flag(inversion: .prefixedNo, help: "In stages whose whole backbone is frozen, train the head on features standardized to mean 0 and variance 1 (per feature, over up to 1,024 training images), folded back into its weights: steadier than raw features (default: on).")
     var standardizeFeatures: Bool?
     @Flag(inversion: .prefixedNo, help: "Random horizontal flips (default: on).") var hflip: Bool?
     @Flag(help: "Random vertical flips.") var vflip = false

@@ -19,13 +19,14 @@ final class CacheFeaturesCLITests: CLITestCase {
         }
     }
 
-    func testHelpStatesTheViewsAndZeroViewsAreRefused() throws {
+    func testHelpStatesTheViewsAndTooManyViewsAreRefused() throws {
         let help = try runFinetune(["train", "--help"])
         XCTAssertTrue(help.stdout.contains("--cache-features <N>"), help.stdout)
         let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")  // wrapped to the terminal
-        XCTAssertTrue(text.contains("seen in only N fixed augmented views"), help.stdout)
-        let zero = try runFinetune(["train", "--backbone", "mobilenet-v2", "--data", "x", "--output", "y", "--cache-features", "0"])
-        XCTAssertNotEqual(zero.status, 0)
-        XCTAssertTrue(zero.stderr.contains("--cache-features must be an integer from 1 to"), zero.stderr)
+        XCTAssertTrue(text.contains("exactly the augmentation every step would see"), help.stdout)
+        XCTAssertTrue(text.contains("0 keeps none"), help.stdout)
+        let many = try runFinetune(["train", "--backbone", "mobilenet-v2", "--data", "x", "--output", "y", "--cache-features", "1001"])
+        XCTAssertNotEqual(many.status, 0)
+        XCTAssertTrue(many.stderr.contains("--cache-features must be an integer from 0 (keep no features) to 1000"), many.stderr)
     }
 }

@@ -110,8 +110,10 @@ public final class DataLoader: @unchecked Sendable {
     }
 
     /// Starts producing the batches of `epoch`; iterate the result. Dropping it stops the workers.
-    public func epoch(_ epoch: Int) -> Epoch {
-        let plan = plan(epoch: epoch)
+    /// - Parameter plan: the dataset indices of each batch; nil: `plan(epoch:)`. Each sample is
+    ///   transformed as in `epoch` whatever batch it is in.
+    public func epoch(_ epoch: Int, plan: [[Int]]? = nil) -> Epoch {
+        let plan = plan ?? self.plan(epoch: epoch)
         let state = EpochState(plan: plan, prefetch: options.prefetch)
         for _ in 0..<min(options.workers, max(plan.count, 1)) {
             let thread = Thread { [self] in self.work(state, epoch: epoch) }

@@ -15,6 +15,8 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     public enum Stream: UInt64, Sendable {
         case shuffle = 0xA5A5_0001
         case split = 0xA5A5_0002
+        /// The images whose features standardize a frozen backbone's (`FeatureStandardization`).
+        case standardization = 0xA5A5_0003
     }
 
     private var state: UInt64

@@ -25,8 +25,9 @@ struct ExecutionPlan {
     }
 
     var steps: [Step]
-    /// The graph in order, cut where nothing before a node is read after it. Training: one
-    /// segment, the whole batch. Inference with `passFloats`: each segment's pass holds its
+    /// The graph in order, cut where nothing before a node is read after it. Without
+    /// `passFloats`: one segment, the whole batch. With it, through `passEnd` (the backbone in
+    /// inference, its frozen prefix in training), each segment's pass holds its
     /// largest activation within `passFloats` (one or a few samples in the early layers, where
     /// activations are large, up to the whole batch in the late ones, whose GEMMs then have
     /// rows enough to run near peak), a new segment starting where the pass size can at least
@@ -54,8 +55,8 @@ struct ExecutionPlan {
     /// - Parameters:
     ///   - training: plan a training step (gradients, batch statistics) or pure inference.
     ///   - frozenGroups: layer groups whose parameters get no gradients.
-    ///   - passFloats: inference only: the largest activation one pass may hold (floats), or
-    ///     nil to run the whole batch through every node.
+    ///   - passFloats: the largest activation one pass of the nodes that need no gradient may
+    ///     hold (floats), or nil to run the whole batch through every node.
     init(graph: Graph, batchSize: Int, training: Bool, frozenGroups: Set<Int>, passFloats: Int? = nil) {
         let nodes = graph.nodes
         let trainable = nodes.map { training && !$0.tensors.isEmpty && !frozenGroups.contains($0.group) }
@@ -123,8 +124,8 @@ struct ExecutionPlan {
             if case .foldedConv(let conv) = steps[id] { return nodes[conv].inputs }
             return nodes[id].inputs
         }
-        let segments = Self.segments(graph, steps: steps, reads: reads, batchSize: batchSize,
-                                     passFloats: training ? nil : passFloats)
+        let segments = Self.segments(graph, steps: steps, reads: reads, batchSize: batchSize, passFloats: passFloats,
+                                     through: Self.passEnd(graph, needsGrad: needsGrad, reads: reads))
         var samples = Array(repeating: batchSize, count: nodes.count)
         var first = 0
         for segment in segments {
@@ -198,11 +199,28 @@ struct ExecutionPlan {
         self.bufferSizes = activations.sizes
     }
 
+    /// The last node passes may run through: the pooled features (the whole graph without a
+    /// head) in inference; in training, the end of the frozen prefix that needs no gradient (a
+    /// frozen backbone runs as in inference), cut where nothing after it reads a node before it;
+    /// nil where the first node already needs a gradient.
+    static func passEnd(_ graph: Graph, needsGrad: [Bool], reads: (Int) -> [Int]) -> Int? {
+        let end = graph.features ?? graph.output
+        let firstGrad = needsGrad.firstIndex(of: true) ?? graph.nodes.count
+        if firstGrad > end { return end }
+        var earliestRead = Int.max
+        for k in stride(from: graph.nodes.count - 1, through: 1, by: -1) {
+            earliestRead = min(earliestRead, reads(k).min() ?? k)
+            if k <= firstGrad, earliestRead >= k - 1 { return k - 1 }
+        }
+        return nil
+    }
+
     /// See `segments`. `reads(id)`: the nodes whose outputs node `id` reads when it runs.
+    /// `through`: the last node passes may run through (`passEnd`); the rest takes the whole batch.
     static func segments(_ graph: Graph, steps: [Step], reads: (Int) -> [Int], batchSize: Int,
-                         passFloats: Int?) -> [Segment] {
-        guard let passFloats else { return [Segment(end: graph.output, passSize: batchSize)] }
-        let nodes = graph.nodes, end = graph.features ?? graph.output
+                         passFloats: Int?, through end: Int?) -> [Segment] {
+        guard let passFloats, let end, end > 0 else { return [Segment(end: graph.output, passSize: batchSize)] }
+        let nodes = graph.nodes
         func isSkipped(_ id: Int) -> Bool { if case .skip = steps[id] { true } else { false } }
         // From node k on: the largest output up to `end`, and the earliest node read.
         var largest = Array(repeating: 0, count: nodes.count + 1)

@@ -24,25 +24,34 @@ final class FeatureExtractor {
     /// The features of every image `loader` yields in `epoch` (each image transformed as the
     /// loader does in that epoch), by dataset index.
     /// - Parameters:
+    ///   - plan: the images to run, in batches; nil: every image, in the loader's order.
     ///   - progress: called after each batch with the number of images done.
     ///   - shouldStop: polled before each batch; true abandons the table.
     /// - Returns: nil when stopped.
-    func table(of loader: DataLoader, epoch: Int, progress: (Int) -> Void,
+    func table(of loader: DataLoader, epoch: Int, plan: [[Int]]? = nil, progress: (Int) -> Void,
                shouldStop: () -> Bool) -> FeatureTable? {
         let table = FeatureTable(labels: loader.dataset.samples.map(\.label), width: width)
-        var rng = SplitMix64(seed: 0)  // inference draws nothing
         var done = 0
-        let batches = loader.epoch(epoch)
+        let batches = loader.epoch(epoch, plan: plan)
         for batch in batches {
             if shouldStop() { return nil }
-            let features = batch.images.withUnsafeBufferPointer {
-                executor.forward($0.baseAddress!, count: batch.count, rng: &rng)
+            let features = self.features(of: batch)
+            for (row, index) in batch.indices.enumerated() {
+                features.images.withUnsafeBufferPointer { table.set(index, from: $0.baseAddress! + row * width) }
             }
-            for (row, index) in batch.indices.enumerated() { table.set(index, from: features + row * width) }
             done += batch.count
             progress(done)
         }
         table.skipped = batches.skipped
         return table
+    }
+
+    /// The batch with its images replaced by their features: (count, 1, 1, width), as the head
+    /// graph takes them.
+    func features(of batch: Batch) -> Batch {
+        var rng = SplitMix64(seed: 0)  // inference draws nothing
+        let features = batch.images.withUnsafeBufferPointer { executor.forward($0.baseAddress!, count: batch.count, rng: &rng) }
+        return Batch(images: Array(UnsafeBufferPointer(start: features, count: batch.count * width)), labels: batch.labels,
+                     indices: batch.indices, count: batch.count, height: 1, width: 1)
     }
 }

@@ -86,7 +86,14 @@ extension Trainer {
         if o.strategy == .discriminative { s.insert(("backbone lr multiplier", "\(o.backboneLRMultiplier)"), at: 6) }
         if let u = o.unfreeze { s.append(("unfrozen backbone groups", "last \(u)")) }
         if let p = o.patience { s.append(("early stopping patience", "\(p) epochs")) }
-        if let n = o.cacheFeatures { s.append(("cached backbone features", "\(n) augmented view\(n == 1 ? "" : "s") per training image")) }
+        if stages.contains(where: freezesWholeBackbone) {
+            let kept = switch o.cacheFeatures {
+            case nil: "cached, one augmented view per epoch"
+            case 0: "computed batch by batch"
+            case let n?: "cached, \(n) augmented view\(n == 1 ? "" : "s") per training image"
+            }
+            s.append(("frozen-backbone features", kept + (o.standardizeCachedFeatures ? ", standardized" : "")))
+        }
         return s
     }
 

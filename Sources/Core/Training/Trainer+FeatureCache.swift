@@ -1,11 +1,14 @@
 import Foundation
 
-/// `--cache-features N`: in a stage whose whole backbone is frozen, the backbone's pooled
-/// features are computed once per image and view (`FeatureCache`) and only the head runs in the
-/// training steps and validations. The head trains in its own small model (`Graph.headOnly()`),
-/// whose weights go back into the classifier before every checkpoint, so the files written are
-/// the same as without the cache. With standardized features (the default) the head model's
-/// first linear layer works on them, and is folded back to raw features in the classifier.
+/// A stage whose whole backbone is frozen trains the head alone, in its own small model
+/// (`Graph.headOnly()`), on the backbone's pooled features (`FeatureCache`): kept in memory
+/// (`--cache-features N` views; by default as many as the stage has epochs, which is exactly the
+/// augmentation the whole network would see) or, with `--cache-features 0`, computed from each
+/// batch as it arrives. Either way the backbone runs as in inference (BN folded, passes that stay
+/// in cache, no activations kept), and the head's weights go back into the classifier before every
+/// checkpoint, so the files written are those of an ordinary classifier. With standardized features
+/// (the default) the head model's first linear layer works on them, and is folded back to raw
+/// features in the classifier.
 extension Trainer {
     /// The head-only model and its executors for a cached stage.
     final class CachedHead {
@@ -73,21 +76,48 @@ extension Trainer {
         Set(0..<(graph.groups.count - 1)).isSubset(of: stage.frozenGroups)
     }
 
-    /// The cached head for `stage`, or nil to train the whole graph: without --cache-features,
-    /// or when backbone layers train in the stage (said once, here).
+    /// The head-only model for `stage`, or nil to train the whole graph: where backbone layers
+    /// train in the stage (with a notice when --cache-features was given).
     func cachedHead(for stage: Stage) throws -> CachedHead? {
-        guard let views = options.cacheFeatures else { return nil }
         guard freezesWholeBackbone(stage) else {
-            onEvent(.info("--cache-features is ignored in stage \(stage.name): backbone layers train in it, "
-                          + "so every step runs the whole network"))
+            if let views = options.cacheFeatures, views > 0 {
+                onEvent(.info("--cache-features is ignored in stage \(stage.name): backbone layers train in it, "
+                              + "so every step runs the whole network"))
+            }
             return nil
         }
+        let views = try cachedViews(for: stage)
         let cache = try FeatureCache(model: model, views: views, train: train, validation: validation,
                                      standardizes: options.standardizeCachedFeatures)
-        onEvent(.info("stage \(stage.name) trains the head on cached backbone features (\(cache.extractor.width) per image"
-                      + (options.standardizeCachedFeatures ? ", standardized" : "") + "): "
-                      + "\(views) augmented view\(views == 1 ? "" : "s") of each training image, one of each validation image"))
+        let standardized = options.standardizeCachedFeatures ? ", standardized" : ""
+        if views > 0 {
+            onEvent(.info("stage \(stage.name) trains the head on cached backbone features (\(cache.extractor.width) per image"
+                          + standardized + "): "
+                          + "\(views) augmented view\(views == 1 ? "" : "s") of each training image, one of each validation image"))
+        } else {
+            onEvent(.info("stage \(stage.name) trains the head on backbone features (\(cache.extractor.width) per image"
+                          + standardized + ") computed batch by batch"))
+        }
         return try CachedHead(classifier: model, cache: cache, batchSize: options.batchSize)
+    }
+
+    /// The views a frozen stage keeps: --cache-features, else as many as the stage has epochs
+    /// when they fit in memory beside the model (else none, with a notice).
+    private func cachedViews(for stage: Stage) throws -> Int {
+        let width = graph.nodes[graph.features ?? graph.output].outputShape.count
+        let views = options.cacheFeatures ?? stage.epochs
+        guard views > 0 else { return 0 }
+        let floats = FeatureCache.floats(views: views, training: train.dataset.count, validation: validation.dataset.count,
+                                         width: width)
+        do {
+            try MemoryBudget.require(floats: floats, what: "caching \(views) view\(views == 1 ? "" : "s") of the backbone features",
+                                     hint: "pass --cache-features with fewer views, or 0 to keep none")
+        } catch let error as MemoryError where options.cacheFeatures == nil {
+            onEvent(.info("stage \(stage.name) keeps no backbone features: \(views) view\(views == 1 ? "" : "s") would need "
+                          + "\(error.needed.map(MemoryError.format) ?? "too much memory"), \(MemoryError.format(error.available)) is free"))
+            return 0
+        }
+        return views
     }
 
     /// Computes the features `epoch` needs unless they are cached, reporting progress.

@@ -68,8 +68,7 @@ extension Trainer {
                     let epochBatches: AnySequence<Batch>, skipped: () -> Int
                     if let cached {
                         guard prepareFeatures(cached, epoch: epoch) else { return try interrupt() }
-                        epochBatches = AnySequence(cached.cache.trainingBatches(epoch: epoch, plan: train.plan(epoch: epoch)))
-                        skipped = { cached.cache.trainingSkipped }
+                        (epochBatches, skipped) = cached.cache.trainingBatches(epoch: epoch, loader: train)
                     } else {
                         let loaderEpoch = train.epoch(epoch)
                         epochBatches = AnySequence(loaderEpoch)

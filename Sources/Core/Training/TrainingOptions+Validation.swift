@@ -30,8 +30,8 @@ extension TrainingOptions {
         try InvalidOption.check(rotation.isFinite && (0...180).contains(rotation), "--rotation", "a number of degrees from 0 to 180")
         try InvalidOption.check(shear.isFinite && (0..<90).contains(shear), "--shear", "a number of degrees in [0, 90)")
         try InvalidOption.check(colorJitter.isFinite && (0...1).contains(colorJitter), "--color-jitter", "a number from 0 to 1")
-        try InvalidOption.check(cacheFeatures.map { (1...1000).contains($0) } ?? true, "--cache-features",
-                  "an integer from 1 to 1000 views (leave it out to run the whole network every step)")
+        try InvalidOption.check(cacheFeatures.map { (0...1000).contains($0) } ?? true, "--cache-features",
+                  "an integer from 0 (keep no features) to 1000 views")
         try InvalidOption.check((1...1_000_000).contains(logEvery), "the logging interval", "an integer from 1 to 1000000")
         try InvalidOption.check(ImageDecoder.maxPixelsRange.contains(maxImagePixels), "--max-image-pixels",
                                 "an integer from 1 to \(Limits.maxImagePixels)")

@@ -59,13 +59,14 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var rotation: Double = 0
     public var shear: Double = 0
     public var colorJitter: Double = 0
-    /// In stages whose whole backbone is frozen, train the head on pooled backbone features
-    /// computed once per image, with this many augmented views of each training image (see
-    /// `FeatureCache`); nil: run the whole network every step.
+    /// Stages whose whole backbone is frozen train the head on its pooled features; this many
+    /// augmented views of each training image are kept in memory (see `FeatureCache`). nil: as
+    /// many as the stage has epochs (exactly the augmentation the whole network would see), when
+    /// they fit in memory; 0: none kept, each batch's features computed as it arrives.
     public var cacheFeatures: Int?
-    /// With `cacheFeatures`, train the head on standardized features, folded back into its
-    /// weights (see `FeatureStandardization`); false trains it on the features as they are,
-    /// exactly as uncached training does.
+    /// In stages whose whole backbone is frozen, train the head on standardized features,
+    /// folded back into its weights (see `FeatureStandardization`); false trains it on the
+    /// features as they are.
     public var standardizeCachedFeatures = true
     /// Log a step record every this many steps.
     public var logEvery = 10
