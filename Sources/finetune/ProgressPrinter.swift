@@ -25,6 +25,7 @@ final class ProgressPrinter {
             var line = String(format: "epoch %d (%@): loss %.4f acc %.4f", r.epoch, r.stage, r.loss, r.accuracy)
             if let vl = r.val_loss, let va = r.val_accuracy { line += String(format: "  val_loss %.4f val_acc %.4f", vl, va) }
             line += String(format: "  %.1f img/s", r.images_per_second)
+            if let data = r.data_images_per_second { line += String(format: " (data loading could supply %.0f)", data) }
             print(line)
         }
     }

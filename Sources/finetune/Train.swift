@@ -65,7 +65,7 @@ struct Train: ParsableCommand {
     @Option(help: "Stop a stage after this many epochs without a better validation accuracy.") var patience: Int?
     @Option(help: "Seed of every random choice: same seed, same run (default: \(d.seed)).") var seed: UInt64?
     @Option(help: "Compute threads (default: \(d.threads)).") var threads: Int?
-    @Option(help: "Image decoding threads (default: \(d.workers)).") var workers: Int?
+    @Option(help: "Image decoding threads (default: one per four --threads, at least \(d.workers)).") var workers: Int?
     @Option(help: ArgumentHelp("Stages whose whole backbone is frozen (freeze, the first stage of two-stage) run it once per image and view and train the head on the kept features. N views of each training image are kept; epoch e uses view (e-1) mod N. Default: as many as the stage has epochs, which is exactly the augmentation every step would see, when they fit in memory. 0 keeps none: each batch's features are computed as it arrives.", valueName: "N"))
     var cacheFeatures: Int?
     @Flag(inversion: .prefixedNo, help: "In stages whose whole backbone is frozen, train the head on features standardized to mean 0 and variance 1 (per feature, over up to 1,024 training images), folded back into its weights: steadier than raw features (default: on).")
@@ -127,7 +127,7 @@ struct Train: ParsableCommand {
         add("--val-split", valSplit) { $0.valSplit = $1 }
         add("--patience", patience) { $0.patience = $1 }
         add("--seed", seed) { $0.seed = $1 }
-        add("--threads", threads) { $0.threads = $1 }
+        add("--threads", threads) { $0.threads = $1; $0.workers = TrainingOptions.defaultWorkers(threads: $1) }
         add("--workers", workers) { $0.workers = $1 }
         add("--cache-features", cacheFeatures) { $0.cacheFeatures = $1 }
         add("--[no-]standardize-features", standardizeFeatures) { $0.standardizeCachedFeatures = $1 }

@@ -129,7 +129,7 @@ final class TrainingRunFolderTests: XCTestCase {
             ("options: the logging interval", option("logEvery", 0)),
             ("options: --workers", option("workers", 0)),
             ("options: --threads", option("threads", 100_000)),
-            ("options: --cache-features", option("cacheFeatures", 0)),
+            ("options: --cache-features", option("cacheFeatures", -1)),
             ("options: --cache-features", option("cacheFeatures", 1 << 40)),
             ("options: --input-size", option("inputSize", 1 << 32)),
             ("options: --head", option("head", "mlp:1000000000")),

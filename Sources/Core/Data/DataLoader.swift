@@ -120,15 +120,16 @@ public final class DataLoader: @unchecked Sendable {
             thread.name = "finetune.data"
             thread.start()
         }
-        return Epoch(state: state, epoch: epoch, warn: warn)
+        return Epoch(state: state, epoch: epoch, workers: min(options.workers, max(plan.count, 1)), warn: warn)
     }
 
     /// A worker: builds batches until the plan is done or the epoch is dropped.
     private func work(_ state: EpochState, epoch: Int) {
         let decoder = ImageDecoder(maxPixels: options.maxPixels)
         while let number = state.claim() {
+            let start = threadCPUSeconds()
             let batch = build(state.plan[number], epoch: epoch, decoder: decoder, state: state)
-            state.deliver(batch, number: number)
+            state.deliver(batch, number: number, seconds: threadCPUSeconds() - start)
         }
     }
 
@@ -160,12 +161,14 @@ public final class DataLoader: @unchecked Sendable {
     public final class Epoch: Sequence, IteratorProtocol {
         private let state: EpochState
         private let epoch: Int
+        private let workers: Int
         private let warn: @Sendable (String) -> Void
         private var reported = false
 
-        fileprivate init(state: EpochState, epoch: Int, warn: @escaping @Sendable (String) -> Void) {
+        fileprivate init(state: EpochState, epoch: Int, workers: Int, warn: @escaping @Sendable (String) -> Void) {
             self.state = state
             self.epoch = epoch
+            self.workers = workers
             self.warn = warn
         }
 
@@ -173,6 +176,10 @@ public final class DataLoader: @unchecked Sendable {
 
         /// Files left out so far in this epoch.
         public var skipped: Int { state.skippedCount }
+
+        /// What the workers could supply on cores of their own: images per second of their CPU
+        /// time, times their number; nil before a batch is built.
+        public var imagesPerSecond: Double? { state.imagesPerCPUSecond.map { $0 * Double(workers) } }
 
         /// The next batch, waiting for a worker if needed; nil after the last. A batch whose
         /// files were all unreadable is passed over, so every batch returned has `count > 0`.
@@ -199,6 +206,8 @@ private final class EpochState: @unchecked Sendable {
     private var ready: [Int: Batch] = [:]
     private var cancelled = false
     private var skipped = 0
+    private var builtImages = 0
+    private var buildSeconds = 0.0
 
     init(plan: [[Int]], prefetch: Int) {
         self.plan = plan
@@ -218,9 +227,12 @@ private final class EpochState: @unchecked Sendable {
         return nextToBuild - 1
     }
 
-    func deliver(_ batch: Batch, number: Int) {
+    /// Hands over batch `number`, built in `seconds` of a worker's CPU time.
+    func deliver(_ batch: Batch, number: Int, seconds: Double) {
         condition.lock()
         ready[number] = batch
+        builtImages += plan[number].count
+        buildSeconds += seconds
         condition.broadcast()
         condition.unlock()
     }
@@ -241,6 +253,13 @@ private final class EpochState: @unchecked Sendable {
         condition.lock()
         skipped += 1
         condition.unlock()
+    }
+
+    /// Images built (read or skipped) per second of the workers' CPU time; nil before any.
+    var imagesPerCPUSecond: Double? {
+        condition.lock()
+        defer { condition.unlock() }
+        return builtImages > 0 && buildSeconds > 0 ? Double(builtImages) / buildSeconds : nil
     }
 
     var skippedCount: Int {
@@ -268,4 +287,11 @@ private final class WarnedSet: @unchecked Sendable {
         defer { lock.unlock() }
         return paths.insert(path).inserted
     }
+}
+
+/// CPU time of the calling thread, in seconds.
+private func threadCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }

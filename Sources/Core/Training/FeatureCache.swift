@@ -111,10 +111,12 @@ final class FeatureCache {
     }
 
     /// The feature batches of `epoch`, in the order and batches `loader` gives that epoch
-    /// (unreadable images left out), and a count of the images left out so far. Kept views are
-    /// gathered from their table; without views each batch of images runs through the backbone
-    /// as it arrives, while the loader's workers decode the next. Call `prepare` first.
-    func trainingBatches(epoch: Int, loader: DataLoader) -> (batches: AnySequence<Batch>, skipped: () -> Int) {
+    /// (unreadable images left out), a count of the images left out so far, and, where images
+    /// are read, what the loader could supply (`DataLoader.Epoch.imagesPerSecond`). Kept views
+    /// are gathered from their table; without views each batch of images runs through the
+    /// backbone as it arrives, while the loader's workers decode the next. Call `prepare` first.
+    func trainingBatches(epoch: Int, loader: DataLoader)
+        -> (batches: AnySequence<Batch>, skipped: () -> Int, imagesPerSecond: (() -> Double?)?) {
         guard views > 0 else {
             let images = loader.epoch(epoch)
             let standardization = standardization
@@ -122,10 +124,10 @@ final class FeatureCache {
                 var features = extractor.features(of: batch)
                 standardization?.apply(to: &features)
                 return features
-            }), { images.skipped })
+            }), { images.skipped }, { images.imagesPerSecond })
         }
         guard let table = tables[view(epoch: epoch)] else { preconditionFailure("view of epoch \(epoch) not prepared") }
         let batches = loader.plan(epoch: epoch).map(table.batch).filter { $0.count > 0 }
-        return (AnySequence(batches), { table.skipped })
+        return (AnySequence(batches), { table.skipped }, nil)
     }
 }

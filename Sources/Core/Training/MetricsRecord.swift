@@ -19,6 +19,10 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
     public var val_accuracy: Double?
     /// Seconds since the run started.
     public var elapsed: Double
+    /// Epoch records whose steps read images: what the loader's workers could supply, images
+    /// per second of their CPU time times their number (next to `images_per_second`, whether
+    /// decoding keeps the engine fed).
+    public var data_images_per_second: Double?
 
     public init(kind: Kind, stage: String, epoch: Int, step: Int, loss: Double, accuracy: Double,
                 learning_rate: Double, images_per_second: Double, val_loss: Double? = nil,
@@ -36,7 +40,8 @@ extension MetricsRecord {
     public var problem: String? {
         let numbers = [("loss", loss), ("accuracy", accuracy), ("learning_rate", learning_rate),
                        ("images_per_second", images_per_second), ("elapsed", elapsed),
-                       ("val_loss", val_loss ?? 0), ("val_accuracy", val_accuracy ?? 0)]
+                       ("val_loss", val_loss ?? 0), ("val_accuracy", val_accuracy ?? 0),
+                       ("data_images_per_second", data_images_per_second ?? 0)]
         if let (name, _) = numbers.first(where: { !$0.1.isFinite || $0.1 < 0 }) { return "\(name) must be a number >= 0" }
         if accuracy > 1 || (val_accuracy ?? 0) > 1 { return "accuracies must be fractions from 0 to 1" }
         if !(1...1_000_000).contains(epoch) { return "epoch must be from 1 to 1000000" }

@@ -64,15 +64,17 @@ extension Trainer {
                     return .interrupted
                 }
                 let epochStart = Date()  // the epoch's rate includes computing its features
+                var dataRate: (() -> Double?)?  // what the loader could supply, where steps read images
                 if state.batchInEpoch < batches {  // (all done: interrupted in validation)
                     let epochBatches: AnySequence<Batch>, skipped: () -> Int
                     if let cached {
                         guard prepareFeatures(cached, epoch: epoch) else { return try interrupt() }
-                        (epochBatches, skipped) = cached.cache.trainingBatches(epoch: epoch, loader: train)
+                        (epochBatches, skipped, dataRate) = cached.cache.trainingBatches(epoch: epoch, loader: train)
                     } else {
                         let loaderEpoch = train.epoch(epoch)
                         epochBatches = AnySequence(loaderEpoch)
                         skipped = { loaderEpoch.skipped }
+                        dataRate = { loaderEpoch.imagesPerSecond }
                     }
                     var batchIndex = 0
                     for batch in epochBatches {
@@ -131,12 +133,13 @@ extension Trainer {
                 cached?.store(into: model)
                 guard let eval = cached?.evaluate(classes: classes) ?? validate(evaluator) else { return try interrupt() }
                 let seen = max(state.epochSeen, 1)
-                let record = MetricsRecord(
+                var record = MetricsRecord(
                     kind: .epoch, stage: stage.name, epoch: epoch, step: state.globalStep,
                     loss: state.epochLossSum / Double(seen), accuracy: Double(state.epochCorrect) / Double(seen),
                     learning_rate: Double(stageLR(max(0, state.globalStep - stageStartStep - 1))),
                     images_per_second: Double(state.epochSeen) / max(Date().timeIntervalSince(epochStart), 1e-9),
                     val_loss: eval.loss, val_accuracy: eval.accuracy, elapsed: Date().timeIntervalSince(start))
+                record.data_images_per_second = dataRate?()
                 try append(record)
                 onEvent(.epoch(record))
                 state.epochInStage += 1

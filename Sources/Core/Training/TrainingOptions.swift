@@ -52,6 +52,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var patience: Int?
     public var seed: UInt64 = 0
     public var threads = 2
+    /// Decoding threads; `defaultWorkers(threads:)` unless set.
     public var workers = 2
     /// Augmentations beyond the random resized crop.
     public var horizontalFlip = true
@@ -79,4 +80,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         self.weights = weights
         self.output = output
     }
+
+    /// The decoding threads that keep `threads` compute threads fed: one per four, at least two
+    /// (so that one slow file does not hold up a batch). Reading, decoding and augmenting an
+    /// image takes 1.5-3 ms of one core, against 12 ms of core time for the cheapest installed
+    /// backbone's forward pass (mobilenet-v2 at 224 px); a frozen stage asks no more than that.
+    public static func defaultWorkers(threads: Int) -> Int { max(2, (threads + 3) / 4) }
 }
