@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The freeze stage end to end, finetune against the PyTorch recipe, side by side in one run.
+"""The freeze stage (or the whole seed recipe) end to end, finetune against the PyTorch recipe,
+side by side in one run.
 
 Generates (deterministically) a 2,000-image, 2-class dataset of 300x300 PNG files written with
 PIL, split as DIR/train/<class> (800 per class) and DIR/val/<class> (200 per class). Each image
@@ -17,7 +18,14 @@ calibrated on 256 generated images so frozen BN normalises as a pretrained one w
   torch.set_num_threads(2), Adam lr 1e-3 on the head, model.train() for the training phase and
   model.eval() for validation (Resize + CenterCrop) after every epoch, 5 epochs;
 - finetune train --strategy freeze --epochs 5 --batch-size 32 --threads 2 --weight-decay 0
-  --cache-features N (--views, default 2) on the same folders and weights.
+  (--views N adds --cache-features N; by default finetune caches one view per epoch) on the same
+  folders and weights.
+
+With --recipe seed both sides run the seed recipe instead: two stages, 4 freeze epochs at 1e-3
+then 2 epochs of the whole network at 1e-4 (PyTorch: every parameter set to requires_grad=True
+and a new Adam over all of them, model.train(); finetune: --strategy two-stage --freeze-epochs 4
+--epochs 2 --lr 1e-3 --finetune-lr 1e-4). --args passes more options to finetune
+(e.g. --args="--no-standardize-features").
 
 Wall times: the whole finetune command (process start to exit, including loading the plugins and
 weights and writing its checkpoints and report), and the whole PyTorch recipe (building the
@@ -26,7 +34,7 @@ weights generation excluded). Accuracies: the last and the best epoch's validati
 
 Run (needs torch, torchvision, numpy, Pillow):
     python tools/bench_freeze.py --finetune .build/release/finetune [--backbone resnet18] [--size 224]
-                                 [--views 2] [--repeat 2] [--data DIR]
+                                 [--recipe freeze|seed] [--views N] [--repeat 2] [--data DIR] [--args="..."]
 """
 import argparse
 import json
@@ -147,8 +155,9 @@ def make_weights(root, backbone):
     return path
 
 
-def torch_recipe(root, weights, backbone, size, epochs, seed):
-    """The PyTorch freeze-stage recipe; returns (seconds, per-epoch validation accuracies)."""
+def torch_recipe(root, weights, backbone, size, epochs, seed, finetune_epochs=0):
+    """The PyTorch freeze-stage recipe, then `finetune_epochs` of the whole network at 1e-4;
+    returns (seconds, per-epoch validation accuracies)."""
     start = time.perf_counter()
     constructor, native, eval_native, head_path = BACKBONES[backbone]
     eval_resize = round(size * eval_native / native)
@@ -177,7 +186,11 @@ def torch_recipe(root, weights, backbone, size, epochs, seed):
     optimizer = torch.optim.Adam(head.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     accuracies = []
-    for _ in range(epochs):
+    for epoch in range(epochs + finetune_epochs):
+        if epoch == epochs:  # the second stage: everything trains
+            for p in model.parameters():
+                p.requires_grad = True
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
         model.train()
         for images, labels in train_loader:
             optimizer.zero_grad()
@@ -193,12 +206,18 @@ def torch_recipe(root, weights, backbone, size, epochs, seed):
     return time.perf_counter() - start, accuracies
 
 
-def ours(finetune, root, weights, backbone, size, epochs, views, output, seed):
+def ours(finetune, root, weights, backbone, size, epochs, views, output, seed, finetune_epochs=0, extra=()):
     """finetune train, timed as a whole command; returns (seconds, per-epoch validation accuracies)."""
     shutil.rmtree(output, ignore_errors=True)
-    command = [finetune, "train", "--backbone", backbone, "--data", root, "--weights", weights,
-               "--strategy", "freeze", "--epochs", str(epochs), "--batch-size", "32", "--threads", "2",
-               "--weight-decay", "0", "--input-size", str(size), "--cache-features", str(views), "--seed", str(seed), "--output", output]
+    strategy = ["--strategy", "freeze", "--epochs", str(epochs)] if finetune_epochs == 0 else \
+        ["--strategy", "two-stage", "--freeze-epochs", str(epochs), "--epochs", str(finetune_epochs),
+         "--lr", "1e-3", "--finetune-lr", "1e-4"]
+    command = [finetune, "train", "--backbone", backbone, "--data", root, "--weights", weights, *strategy,
+               "--batch-size", "32", "--threads", "2", "--weight-decay", "0", "--input-size", str(size),
+               "--seed", str(seed), "--output", output]
+    if views is not None:
+        command += ["--cache-features", str(views)]
+    command += list(extra)
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
@@ -212,14 +231,20 @@ def main():
     p.add_argument("--finetune", default=".build/release/finetune")
     p.add_argument("--backbone", choices=list(BACKBONES), default="resnet18")
     p.add_argument("--size", type=int, help="training crop (default: the backbone's native size)")
-    p.add_argument("--views", type=int, default=2, help="--cache-features N for finetune")
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--views", type=int, help="--cache-features N for finetune (default: finetune's default)")
+    p.add_argument("--recipe", choices=["freeze", "seed"], default="freeze",
+                   help="the freeze stage alone, or the seed recipe (two-stage, 4 + 2 epochs)")
+    p.add_argument("--epochs", type=int, help="freeze epochs (default: 5, or 4 with --recipe seed)")
+    p.add_argument("--args", default="", help="more options for finetune train, space-separated")
     p.add_argument("--repeat", type=int, default=1,
                    help="run the comparison this many times, run r with seed r-1 on both sides (head "
                         "initialisation, shuffling, augmentation), and print the means")
     p.add_argument("--data", help="dataset folder, reused when complete (default: a temporary one)")
     a = p.parse_args()
     size = a.size or BACKBONES[a.backbone][1]
+    epochs = a.epochs or (4 if a.recipe == "seed" else 5)
+    finetune_epochs = 2 if a.recipe == "seed" else 0
+    extra = a.args.split()
     root = a.data or tempfile.mkdtemp(prefix="bench-freeze-")
     os.makedirs(root, exist_ok=True)
     print(f"dataset {root}: generating" if not os.path.exists(os.path.join(root, ".complete")) else f"dataset {root}", flush=True)
@@ -227,14 +252,17 @@ def main():
     weights = make_weights(root, a.backbone)
     torch.set_num_threads(2)
     output = tempfile.mkdtemp(prefix="bench-freeze-run-")
+    recipe = f"{epochs} freeze epochs" + (f" + {finetune_epochs} of the whole network" if finetune_epochs else "")
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}; {a.backbone} at {size} px, "
-          f"{a.epochs} epochs, batch 32, 2 threads; finetune --cache-features {a.views}", flush=True)
+          f"{recipe}, batch 32, 2 threads; finetune "
+          + (f"--cache-features {a.views} " if a.views is not None else "") + " ".join(extra), flush=True)
     header = f"{'run':>3} {'backbone':16} {'size':>4} {'finetune s':>10} {'pytorch s':>10} {'speed-up':>8}   " \
              f"{'finetune acc last/best':>22} {'pytorch acc last/best':>22}"
     rows, results = [], []
     for run in range(1, a.repeat + 1):
-        ours_s, ours_acc = ours(a.finetune, root, weights, a.backbone, size, a.epochs, a.views, output, run - 1)
-        torch_s, torch_acc = torch_recipe(root, weights, a.backbone, size, a.epochs, run - 1)
+        ours_s, ours_acc = ours(a.finetune, root, weights, a.backbone, size, epochs, a.views, output, run - 1,
+                                finetune_epochs, extra)
+        torch_s, torch_acc = torch_recipe(root, weights, a.backbone, size, epochs, run - 1, finetune_epochs)
         results.append((ours_s, torch_s, ours_acc[-1], max(ours_acc), torch_acc[-1], max(torch_acc)))
         rows.append(f"{run:>3} {a.backbone:16} {size:>4} {ours_s:>10.1f} {torch_s:>10.1f} {torch_s / ours_s:>7.2f}x   "
                     f"{ours_acc[-1]:>11.4f} / {max(ours_acc):.4f} {torch_acc[-1]:>11.4f} / {max(torch_acc):.4f}")
