@@ -5,7 +5,10 @@ For each backbone at its native resolution and batch 32 (as `finetune bench`): i
 images/s (ours: every layer frozen, BN folded; PyTorch: eval, channels_last, inference_mode)
 and training-step images/s (forward, backward, SGD update, every layer trainable; PyTorch:
 train mode, channels_last). Both use 2 threads. Ours and PyTorch's runs alternate per
-backbone, and each side reports the median of --steps timed batches after one warm-up.
+backbone, and each side reports the median of --steps timed batches after one warm-up. The
+last column is what finetune's data loader supplies at the backbone's size (500x375 JPEGs
+decoded, randomly resized and cropped, flipped, normalised; train's default workers): above the
+engine's images/s, decoding keeps it fed.
 
 --memory: peak resident memory of a full training step (warm-up step plus one timed step) at
 --batch, each side in a fresh process: ours `finetune bench --only training`, PyTorch this script
@@ -66,9 +69,10 @@ def torch_bench(name, batch, steps, threads=2, modes=("inference", "training")):
     return (batch / inference if inference else None), (batch / training if training else None)
 
 
-def ours(finetune, name, batch, steps, threads=2, only=None):
+def ours(finetune, name, batch, steps, threads=2, only=None, data=False):
+    """finetune bench's JSON; with `data`, also what its data loader supplies at the backbone's size."""
     cmd = [finetune, "bench", "--json", "--backbone", name, "--batch", str(batch),
-           "--steps", str(steps), "--threads", str(threads)]
+           "--steps", str(steps), "--threads", str(threads)] + ([] if data else ["--workers", "0"])
     if only:
         cmd += ["--only", only]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -77,14 +81,16 @@ def ours(finetune, name, batch, steps, threads=2, only=None):
 
 def speed(a):
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, batch {a.batch}, 2 threads, median of {a.steps}")
-    print(f"{'backbone':16} {'inference img/s':>28} {'ratio':>6}   {'training img/s':>26} {'ratio':>6}   {'ours GFLOP/s inf/train':>22}")
+    print(f"{'backbone':16} {'inference img/s':>28} {'ratio':>6}   {'training img/s':>26} {'ratio':>6}   {'ours GFLOP/s inf/train':>22}"
+          f"   {'data img/s':>10}")
     print(f"{'':16} {'finetune':>13} {'pytorch':>14} {'':>6}   {'finetune':>12} {'pytorch':>13}")
     for name in a.backbone or list(MODELS):
-        r = ours(a.finetune, name, a.batch, a.steps)
+        r = ours(a.finetune, name, a.batch, a.steps, data=True)
         oi, ot = r["inference_images_per_second"], r["training_images_per_second"]
         ti, tt = torch_bench(name, a.batch, a.steps)
         print(f"{name:16} {oi:13.1f} {ti:14.1f} {oi / ti:6.2f}x   {ot:12.2f} {tt:13.2f} {ot / tt:6.2f}x   "
-              f"{r['inference_gflops_per_second']:10.1f} {r['training_gflops_per_second']:10.1f}", flush=True)
+              f"{r['inference_gflops_per_second']:10.1f} {r['training_gflops_per_second']:10.1f}"
+              f"   {r['data_images_per_second']:10.1f}", flush=True)
 
 
 def torch_memory(name, batch):

@@ -9,7 +9,10 @@ struct Bench: ParsableCommand {
         Inference runs with every layer frozen (BN folded into the convolutions); a training step \
         is forward, backward and an SGD update with every layer trainable. Random weights and \
         inputs; the median of --steps timed batches after one warm-up batch. \
-        tools/bench_engine.py runs PyTorch on the same shapes and prints the ratios.
+        tools/bench_engine.py runs PyTorch on the same shapes and prints the ratios. \
+        Beside them, what the data loader supplies at each backbone's input size: synthetic \
+        500x375 JPEGs read, decoded, randomly resized and cropped, flipped and normalised by \
+        --workers threads (the engine is fed when this is above its images/s).
         """)
 
     @OptionGroup var plugins: PluginOptions
@@ -32,6 +35,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Measure only inference or only training (one mode per process shows that mode's peak memory).")
     var only: String?
 
+    @Option(help: "Decoding threads of the data loader's measurement (default: train's default for --threads; 0 skips it).")
+    var workers: Int?
+
     @Flag(help: "Print one JSON object per backbone.")
     var json = false
 
@@ -41,6 +47,8 @@ struct Bench: ParsableCommand {
             try InvalidOption.check(inputSize, in: OptionRange.imageSide, "--input-size", unit: "pixels")
             try InvalidOption.check(steps, in: 1...10_000, "--steps")
             try InvalidOption.check(threads, in: OptionRange.threads, "--threads")
+            try InvalidOption.check(workers.map { $0 == 0 || OptionRange.threads.contains($0) } ?? true, "--workers",
+                                    "0 or an integer in \(OptionRange.threads)")
         }
         if let only, EngineBenchmark.Mode(rawValue: only) == nil { throw ValidationError("--only must be inference or training") }
     }
@@ -48,13 +56,19 @@ struct Bench: ParsableCommand {
     func run() throws {
         let catalog = plugins.catalog()
         let names = backbone.isEmpty ? catalog.backbones.map(\.name) : backbone
+        let workers = self.workers ?? TrainingOptions.defaultWorkers(threads: threads)
+        let folder = NSTemporaryDirectory() + "finetune-bench-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let jpegs = workers > 0 ? try DataBenchmark.writeFiles(to: folder, count: max(2 * batch, 64)).jpegs : []
         if !json {
-            print("backbone          size  batch  inference img/s  GFLOP/s  training img/s  GFLOP/s  peak RSS")
+            print("backbone          size  batch  inference img/s  GFLOP/s  training img/s  GFLOP/s  peak RSS"
+                  + (workers > 0 ? "  data img/s (\(workers) workers)" : ""))
         }
         for name in names {
-            let result = try EngineBenchmark.run(try catalog.backbone(named: name), inputSize: inputSize, batch: batch,
+            var result = try EngineBenchmark.run(try catalog.backbone(named: name), inputSize: inputSize, batch: batch,
                                                  steps: steps, threads: threads,
                                                  modes: only.map { [EngineBenchmark.Mode(rawValue: $0)!] } ?? Set(EngineBenchmark.Mode.allCases))
+            if workers > 0 { result.measureData(files: jpegs, workers: workers) }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
@@ -67,7 +81,8 @@ struct Bench: ParsableCommand {
                 print(String(format: "%-16@  %4d  %5d", name.terminalSafe as NSString, result.input_size, batch)
                       + "  " + cell(result.inference_images_per_second, 15, 1) + "  " + cell(result.inference_gflops_per_second, 7, 1)
                       + "  " + cell(result.training_images_per_second, 14, 2) + "  " + cell(result.training_gflops_per_second, 7, 1)
-                      + String(format: "  %5.2f GB", Double(result.peak_rss_bytes) / 1e9))
+                      + String(format: "  %5.2f GB", Double(result.peak_rss_bytes) / 1e9)
+                      + (result.data_images_per_second.map { "  " + cell($0, 10, 1) } ?? ""))
             }
         }
     }

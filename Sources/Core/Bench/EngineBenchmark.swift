@@ -18,6 +18,20 @@ public struct EngineBenchmark: Codable, Sendable {
     /// The process's peak resident memory when the measurement ended (measure one mode per
     /// process to see that mode's peak).
     public var peak_rss_bytes: Int
+    /// What the data loader supplies at this input size (`measureData`): 500x375 JPEGs read,
+    /// decoded, randomly resized and cropped, flipped and normalised, images per second.
+    public var data_images_per_second: Double?
+    /// The loader's decoding threads for `data_images_per_second`.
+    public var data_workers: Int?
+
+    /// Times the data loader at `size` over `files` (JPEGs, e.g. `DataBenchmark.writeFiles`) with
+    /// `workers` threads, as a training stage runs it, and records it beside the engine's figures.
+    public mutating func measureData(files: [String], workers: Int) {
+        let transform = TrainTransform(crop: RandomResizedCrop(size: input_size), augmentations: [RandomHorizontalFlip()])
+        data_images_per_second = DataBenchmark.time("jpeg", files: files, transform: transform, threads: workers,
+                                                    batchSize: batch, epochs: 2).imagesPerSecond
+        data_workers = workers
+    }
 
     /// Times `steps` batches of each mode after one warm-up batch.
     public static func run(_ backbone: Backbone, inputSize: Int? = nil, batch: Int = 32, classes: Int = 1000,
