@@ -59,7 +59,9 @@ struct Bench: ParsableCommand {
         let workers = self.workers ?? TrainingOptions.defaultWorkers(threads: threads)
         let folder = NSTemporaryDirectory() + "finetune-bench-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let jpegs = workers > 0 ? try DataBenchmark.writeFiles(to: folder, count: max(2 * batch, 64)).jpegs : []
+        // Written once the first engine measurement has passed its memory checks, and bounded:
+        // a batch too large for the machine is refused before any file is made.
+        var jpegs: [String]?
         if !json {
             print("backbone          size  batch  inference img/s  GFLOP/s  training img/s  GFLOP/s  peak RSS"
                   + (workers > 0 ? "  data img/s (\(workers) workers)" : ""))
@@ -68,7 +70,10 @@ struct Bench: ParsableCommand {
             var result = try EngineBenchmark.run(try catalog.backbone(named: name), inputSize: inputSize, batch: batch,
                                                  steps: steps, threads: threads,
                                                  modes: only.map { [EngineBenchmark.Mode(rawValue: $0)!] } ?? Set(EngineBenchmark.Mode.allCases))
-            if workers > 0 { result.measureData(files: jpegs, workers: workers) }
+            if workers > 0 {
+                if jpegs == nil { jpegs = try DataBenchmark.writeFiles(to: folder, count: min(max(2 * batch, 64), 256)).jpegs }
+                result.measureData(files: jpegs!, workers: workers)
+            }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
