@@ -49,6 +49,8 @@ struct Train: ParsableCommand {
     @Option(help: "Learning rate of two-stage's second stage (default: \(d.finetuneLR)).") var finetuneLR: Float?
     @Option(help: "Backbone learning rate = lr * this, in discriminative (default: \(d.backboneLRMultiplier)).") var backboneLRMult: Float?
     @Option(help: "Train only the last N backbone layer groups (and the head) when the backbone trains.") var unfreeze: Int?
+    @Option(help: "Batch norm where backbone layers train: frozen (running statistics, as in the freeze stage and in inference; scale and shift train) or train (batch statistics) (default: frozen with --weights, else train).")
+    var bn: String?
     @Option(help: "adam, adamw or sgd (default: \(d.optimizer.rawValue)).") var optimizer: String?
     @Option(help: "Weight decay: L2 for adam and sgd, decoupled for adamw (default: \(d.weightDecay)).") var weightDecay: Float?
     @Option(help: "Momentum of sgd (default: \(d.momentum)).") var momentum: Float?
@@ -87,6 +89,9 @@ struct Train: ParsableCommand {
         guard strategy.map({ TrainingOptions.Strategy(rawValue: $0) != nil }) ?? true else {
             throw ValidationError("--strategy must be one of: " + TrainingOptions.Strategy.allCases.map(\.rawValue).joined(separator: ", "))
         }
+        guard bn.map({ BatchNormMode(rawValue: $0) != nil }) ?? true else {
+            throw ValidationError("--bn must be frozen or train")
+        }
         guard optimizer.map({ TrainingOptions.OptimizerKind(rawValue: $0) != nil }) ?? true else {
             throw ValidationError("--optimizer must be adam, adamw or sgd")
         }
@@ -113,6 +118,7 @@ struct Train: ParsableCommand {
         add("--finetune-lr", finetuneLR) { $0.finetuneLR = $1 }
         add("--backbone-lr-mult", backboneLRMult) { $0.backboneLRMultiplier = $1 }
         add("--unfreeze", unfreeze) { $0.unfreeze = $1 }
+        add("--bn", bn.flatMap(BatchNormMode.init)) { $0.batchNorm = $1 }
         add("--optimizer", optimizer.flatMap(TrainingOptions.OptimizerKind.init)) { $0.optimizer = $1 }
         add("--weight-decay", weightDecay) { $0.weightDecay = $1 }
         add("--momentum", momentum) { $0.momentum = $1 }

@@ -94,6 +94,42 @@ final class ExecutorFreezingTests: XCTestCase {
         XCTAssertLessThan(frozen.plannedFloats * 3, full.plannedFloats)
     }
 
+    /// Frozen batch-norm statistics (`--bn frozen`): the training step computes the network
+    /// inference runs (the one a freeze stage's head was trained on), with the activations fused
+    /// into BN as in training, no batch statistics, and running statistics that do not move.
+    func testFrozenBatchNormTrainsTheNetworkInferenceRuns() throws {
+        let model = try Self.makeModel("mobilenet-v2", size: 32)
+        let graph = model.graph
+        let n = 2
+        var rng = FineTuneCore.SplitMix64(seed: 3)
+        let input = (0..<n * 32 * 32 * 3).map { _ in rng.nextFloat() * 2 - 1 }
+        let inference = try Executor(model: model, batchSize: n, training: false)
+        let expected = input.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: inference.forward($0.baseAddress!, count: n, rng: &rng), count: n * 3)) }
+
+        let frozen = try Executor(model: model, batchSize: n, training: true, batchNorm: .frozen)
+        let batchStatistics = try Executor(model: model, batchSize: n, training: true)
+        let statistics = model.slots.filter { $0.spec.kind != .parameter }
+        let before = statistics.map(\.value.array)
+        let logits = input.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: frozen.forward($0.baseAddress!, count: n, rng: &rng), count: n * 3)) }
+        for (a, b) in zip(logits, expected) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
+        XCTAssertEqual(statistics.map(\.value.array), before, "frozen statistics are not updated")
+
+        model.zeroGradients()
+        frozen.backward([1, -1, 0.5, 0.25, 0, -0.5])
+        for name in ["features.0.1.weight", "features.18.1.bias", "features.0.0.weight"] {
+            XCTAssertGreaterThan(try XCTUnwrap(model.slot(named: name)).grad!.array.map(abs).max()!, 0, name)
+        }
+
+        let bn = graph.nodes.filter { if case .batchNorm = $0.operation { true } else { false } }.map(\.id)
+        XCTAssertFalse(bn.isEmpty)
+        for id in bn {
+            XCTAssertTrue(frozen.plan.inferenceMode[id] && frozen.plan.needsGrad[id], graph.nodes[id].name)
+            XCTAssertEqual(frozen.plan.epilogue[id], batchStatistics.plan.epilogue[id], "\(graph.nodes[id].name): activation fused as in training")
+            XCTAssertNil(frozen.batchStats[id])
+        }
+        XCTAssertFalse(frozen.plan.steps.contains { if case .foldedConv = $0 { true } else { false } }, "a trained convolution is not folded")
+    }
+
     func testUnfreezingTheLastGroupKeepsOnlyItsActivations() throws {
         let model = try Self.makeModel("resnet18", size: 32)
         let groups = model.graph.groups

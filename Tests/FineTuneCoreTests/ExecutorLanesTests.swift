@@ -37,6 +37,13 @@ final class ExecutorLanesTests: XCTestCase {
         try checkTraining(lanes: 3, n: 7)  // shares 3, 3, 1
     }
 
+    /// Frozen batch-norm statistics: nothing is exchanged, each lane's parameter gradients are
+    /// its own until they are added up; the result is still that of one lane.
+    func testTrainingLanesMatchOneLaneWithFrozenBatchNorm() throws {
+        try checkTraining(lanes: 2, n: 6, batchNorm: .frozen)
+        try checkTraining(lanes: 3, n: 7, batchNorm: .frozen)
+    }
+
     func makeNetwork() throws -> Model {
         let b = GraphBuilder(inputHeight: 12, inputWidth: 10)
         let x = try b.input(channels: 3)
@@ -55,12 +62,12 @@ final class ExecutorLanesTests: XCTestCase {
     }
 
     /// One training step (forward, backward) with `lanes` lanes and with one, from the same weights.
-    func checkTraining(lanes: Int, n: Int) throws {
+    func checkTraining(lanes: Int, n: Int, batchNorm: BatchNormMode = .train) throws {
         let samples = values(n * 12 * 10 * 3)
         var results: [(logits: [Float], model: Model)] = []
         for count in [1, lanes] {
             let model = try makeNetwork()
-            let executor = try Executor(model: model, batchSize: n, training: true, lanes: count)
+            let executor = try Executor(model: model, batchSize: n, training: true, batchNorm: batchNorm, lanes: count)
             XCTAssertEqual(executor.lanes.count, count == 1 ? 0 : count)
             var rng = FineTuneCore.SplitMix64(seed: 0)
             model.zeroGradients()

@@ -48,6 +48,19 @@ final class KernelGradientTests: XCTestCase {
         }
     }
 
+    /// Frozen statistics (`BatchNormMode.frozen`): running mean and variance away from 0 and 1,
+    /// scale and shift trained, the activation after it fused as in training.
+    func testBatchNormFrozenStatistics() throws {
+        try check("batch norm, frozen statistics", h: 3, w: 4, c: 5, batchNorm: .frozen) { b, x in
+            try b.batchNorm("bn", x, eps: 1e-5, momentum: 0.1)
+        }
+        for a in [Activation.relu, .relu6, .silu, .sigmoid] {
+            try check("batch norm + \(a), frozen statistics, fused", h: 3, w: 4, c: 5, batchNorm: .frozen) { b, x in
+                try b.activation(nil, try b.batchNorm("bn", x, eps: 1e-5, momentum: 0.1), a)
+            }
+        }
+    }
+
     func testActivations() throws {
         for a in [Activation.relu, .relu6, .silu, .sigmoid] {
             // Scale the input so relu6 sees values on both sides of 0 and 6.
@@ -137,7 +150,7 @@ final class KernelGradientTests: XCTestCase {
     // MARK: the check
 
     func check(_ what: String, h: Int, w: Int, c: Int, batch: Int = 2, inputScale: Float = 2, head: Int? = nil,
-               file: StaticString = #filePath, line: UInt = #line,
+               batchNorm: BatchNormMode = .train, file: StaticString = #filePath, line: UInt = #line,
                _ layer: (GraphBuilder, Int) throws -> Int) throws {
         let b = GraphBuilder(inputHeight: h, inputWidth: w)
         let x = try b.input(channels: c)
@@ -155,10 +168,18 @@ final class KernelGradientTests: XCTestCase {
         for slot in model.slots where slot.spec.kind == .parameter {
             for i in 0..<slot.value.count { slot.value[i] = slot.value[i] + (rng.nextFloat() - 0.5) * 0.5 }
         }
+        if batchNorm == .frozen {
+            for slot in model.slots where slot.spec.name.hasSuffix("running_mean") || slot.spec.name.hasSuffix("running_var") {
+                for i in 0..<slot.value.count { slot.value[i] = slot.value[i] + 0.3 + rng.nextFloat() * 0.5 }
+            }
+        }
         let input = (0..<batch * h * w * c).map { _ in (rng.nextFloat() * 2 - 1) * inputScale / 2 }
         let outCount = graph.nodes[graph.output].outputShape.count * batch
         let r = (0..<outCount).map { _ in rng.nextFloat() * 2 - 1 }
-        let exec = try Executor(model: model, batchSize: batch, training: true)
+        let exec = try Executor(model: model, batchSize: batch, training: true, batchNorm: batchNorm)
+        if batchNorm == .frozen {
+            XCTAssertTrue(exec.batchStats.allSatisfy { $0 == nil }, "\(what): no batch statistics", file: file, line: line)
+        }
         func loss() -> Double {
             var maskRng = FineTuneCore.SplitMix64(seed: 99)
             let y = input.withUnsafeBufferPointer { exec.forward($0.baseAddress!, count: batch, rng: &maskRng) }

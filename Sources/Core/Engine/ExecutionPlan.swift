@@ -13,6 +13,8 @@ struct ExecutionPlan {
         /// Identity (dropout, stochastic depth in inference; an activation a convolution or
         /// batch norm applies): the output is the input's buffer.
         case alias
+        /// Runs `blocks[index]`, an inverted-residual block fused in inference (ExecutionPlan+Blocks).
+        case block(Int)
 
         var isAlias: Bool { if case .alias = self { true } else { false } }
     }
@@ -25,6 +27,8 @@ struct ExecutionPlan {
     }
 
     var steps: [Step]
+    /// Inverted-residual blocks run as one step each (see ExecutionPlan+Blocks).
+    var blocks: [Block]
     /// The graph in order, cut where nothing before a node is read after it. Without
     /// `passFloats`: one segment, the whole batch. With it, through `passEnd` (the backbone in
     /// inference, its frozen prefix in training), each segment's pass holds its
@@ -42,7 +46,8 @@ struct ExecutionPlan {
     var needsGrad: [Bool]
     /// Trainable parameters of the node receive gradients.
     var trainable: [Bool]
-    /// BN with running statistics, dropout and stochastic depth off.
+    /// BN with running statistics, dropout and stochastic depth off. In training with
+    /// `BatchNormMode.frozen`, also the backbone's BN nodes that need gradients (see BatchNorm+Frozen.swift).
     var inferenceMode: [Bool]
     /// The buffer id holding each node's output (after aliasing), nil for skipped nodes and the input.
     var storage: [Int?]
@@ -55,16 +60,23 @@ struct ExecutionPlan {
     /// - Parameters:
     ///   - training: plan a training step (gradients, batch statistics) or pure inference.
     ///   - frozenGroups: layer groups whose parameters get no gradients.
+    ///   - batchNorm: in training, whether the backbone's batch norms that train normalise with
+    ///     batch statistics or with their running ones (the head's always use batch statistics).
     ///   - passFloats: the largest activation one pass of the nodes that need no gradient may
     ///     hold (floats), or nil to run the whole batch through every node.
-    init(graph: Graph, batchSize: Int, training: Bool, frozenGroups: Set<Int>, passFloats: Int? = nil) {
+    init(graph: Graph, batchSize: Int, training: Bool, frozenGroups: Set<Int>, batchNorm: BatchNormMode = .train,
+         passFloats: Int? = nil) {
         let nodes = graph.nodes
         let trainable = nodes.map { training && !$0.tensors.isEmpty && !frozenGroups.contains($0.group) }
         var needsGrad = Array(repeating: false, count: nodes.count)
         for node in nodes {
             needsGrad[node.id] = trainable[node.id] || node.inputs.contains { needsGrad[$0] }
         }
-        let inferenceMode = needsGrad.map { !$0 }
+        let backboneEnd = graph.features ?? graph.output
+        let inferenceMode = nodes.map { node in
+            if case .batchNorm = node.operation, batchNorm == .frozen, node.id <= backboneEnd { return true }
+            return !needsGrad[node.id]
+        }
         var consumers = Array(repeating: [Int](), count: nodes.count)
         for node in nodes { for i in node.inputs { consumers[i].append(node.id) } }
 
@@ -73,7 +85,7 @@ struct ExecutionPlan {
             switch node.operation {
             case .batchNorm:
                 let conv = node.inputs[0]
-                if case .conv2d = nodes[conv].operation, inferenceMode[conv], consumers[conv] == [node.id],
+                if case .conv2d = nodes[conv].operation, inferenceMode[conv], !needsGrad[node.id], consumers[conv] == [node.id],
                    conv != graph.features {
                     steps[conv] = .skip
                     steps[node.id] = .foldedConv(conv: conv)
@@ -102,15 +114,18 @@ struct ExecutionPlan {
         }
         // In training, a batch norm applies the activation after it as it normalises, and its
         // backward the activation's derivative: one pass over the data each way instead of two,
-        // and the normalised values before the activation are never stored.
+        // and the normalised values before the activation are never stored (frozen statistics or not).
         for node in nodes where !inferenceMode[node.id] {
             guard case .activation(let a) = node.operation else { continue }
             let p = node.inputs[0]
-            if case .batchNorm = nodes[p].operation, !inferenceMode[p], consumers[p] == [node.id], p != graph.features {
+            if case .batchNorm = nodes[p].operation, needsGrad[p], consumers[p] == [node.id], p != graph.features {
                 epilogue[p] = a
                 steps[node.id] = .alias
             }
         }
+
+        let blocks = Self.blocks(graph, steps: &steps, epilogue: epilogue, inferenceMode: inferenceMode,
+                                 consumers: consumers)
 
         // Buffer assignment. A node's output is kept for the whole step when backward reads
         // it (the node or a consumer needs gradients); otherwise its buffer returns to the pool
@@ -122,6 +137,7 @@ struct ExecutionPlan {
         }
         func reads(_ id: Int) -> [Int] {
             if case .foldedConv(let conv) = steps[id] { return nodes[conv].inputs }
+            if case .block(let b) = steps[id] { return [blocks[b].input] }
             return nodes[id].inputs
         }
         let segments = Self.segments(graph, steps: steps, reads: reads, batchSize: batchSize, passFloats: passFloats,
@@ -188,6 +204,7 @@ struct ExecutionPlan {
         }
 
         self.steps = steps
+        self.blocks = blocks
         self.segments = segments
         self.epilogue = epilogue
         self.gradStorage = gradStorage

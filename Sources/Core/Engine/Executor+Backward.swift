@@ -76,6 +76,17 @@ extension Executor {
                     }
                 }
             }
+        case .batchNorm(let eps, _) where plan.inferenceMode[id]:  // frozen statistics (BatchNorm+Frozen.swift)
+            let rows = n * node.outputShape.height * node.outputShape.width, c = node.outputShape.channels
+            var ran = false
+            func run(_ dx: UnsafeMutablePointer<Float>?) {
+                BatchNorm.backwardFrozen(x: x(), dy: dy, rows: rows, channels: c, gamma: s[0].value.pointer, beta: s[1].value.pointer,
+                                         eps: eps, runningMean: s[2].value.pointer, runningVar: s[3].value.pointer,
+                                         activation: plan.epilogue[id], y: y, dx: dx, dGamma: grad(0), dBeta: grad(1))
+                ran = true
+            }
+            writeGradient(node, input: 0) { dx in run(dx) }
+            if !ran, trainable { run(nil) }
         case .batchNorm:
             let rows = n * node.outputShape.height * node.outputShape.width, c = node.outputShape.channels
             let stats = batchStats[id]!.pointer

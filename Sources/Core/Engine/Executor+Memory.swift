@@ -8,17 +8,24 @@ extension Executor {
         func batch(_ count: Int) -> Int? { CheckedSize.product(count, batchSize) }
         var terms: [Int?] = plan.bufferSizes + plan.gradBufferSizes
         terms.append(training ? batch(nodes.map(\.outputShape.count).max() ?? 0) : 0)  // accumulate
-        terms.append(batchSize == 0 ? 0 : geometry.compactMap { $0.map(Conv2D.scratchCount) }.max() ?? 0)
+        terms.append(batchSize == 0 ? 0 : scratchCount(plan, geometry: geometry))
         terms += zip(plan.segments, plan.segments.dropFirst()).map { segment, next in
             CheckedSize.product(next.passSize, nodes[segment.end].outputShape.count)
         }
         for node in nodes where !plan.inferenceMode[node.id] {
             if case .dropout = node.operation { terms.append(batch(node.outputShape.count)) }
         }
-        for case .foldedConv(let conv) in plan.steps {
+        for conv in plan.foldedConvs.map(\.conv) {
             terms.append(nodes[conv].tensors.first.flatMap { CheckedSize.product(of: $0.shape) })
             terms.append(nodes[conv].outputShape.channels)
         }
         return MemoryBudget.total(terms)
+    }
+
+    /// Floats of the scratch buffer the convolutions and fused blocks share.
+    static func scratchCount(_ plan: ExecutionPlan, geometry: [ConvGeometry?]) -> Int {
+        let convs = geometry.compactMap { $0.map(Conv2D.scratchCount) }.max() ?? 0
+        let blocks = plan.blocks.map { InvertedResidual.scratchCount(geometry[$0.depthwise.conv]!) }.max() ?? 0
+        return max(convs, blocks)
     }
 }

@@ -30,6 +30,8 @@ public final class Executor {
     var laneGradients: [[FloatBuffer?]]
     public let training: Bool
     public let frozenGroups: Set<Int>
+    /// How the backbone's batch norms run in training (see `BatchNormMode`).
+    public let batchNorm: BatchNormMode
     let plan: ExecutionPlan
     let graph: Graph
 
@@ -77,24 +79,26 @@ public final class Executor {
     ///   - batchSize: the largest batch `forward` will be given.
     ///   - training: plan training steps (batch statistics, gradients) or inference only.
     ///   - frozenGroups: indices into `model.graph.groups` that receive no gradients.
+    ///   - batchNorm: in training, batch or running statistics in the backbone's batch norms.
     ///   - passFloats: overrides `passFloats(_:)` (tests; `.max`: whole batches).
     ///   - lanes: overrides the number of lanes (tests; default one per compute thread).
     /// - Throws: `InvalidOption` for a batch size outside `OptionRange.batchSize`; `MemoryError`,
     ///   before allocating, when the buffers and the model need more memory than the machine has.
     public convenience init(model: Model, batchSize: Int, training: Bool, frozenGroups: Set<Int> = [],
-                            passFloats: Int? = nil, lanes: Int? = nil) throws {
+                            batchNorm: BatchNormMode = .train, passFloats: Int? = nil, lanes: Int? = nil) throws {
         try InvalidOption.check(batchSize, in: OptionRange.batchSize, "the batch size (--batch-size)")
-        try self.init(model: model, batchSize: batchSize, training: training, frozenGroups: frozenGroups,
+        try self.init(model: model, batchSize: batchSize, training: training, frozenGroups: frozenGroups, batchNorm: batchNorm,
                       passFloats: passFloats ?? Self.passFloats(model.graph), lanes: lanes, lane: nil)
     }
 
     /// `lane`: the index and shared threads of a lane of another executor.
-    private init(model: Model, batchSize: Int, training: Bool, frozenGroups: Set<Int>, passFloats: Int?,
+    private init(model: Model, batchSize: Int, training: Bool, frozenGroups: Set<Int>, batchNorm: BatchNormMode, passFloats: Int?,
                  lanes laneCount: Int?, lane: (index: Int, threads: LaneThreads, wholeBatch: Int)?) throws {
         self.model = model
         self.batchSize = batchSize
         self.training = training
         self.frozenGroups = frozenGroups
+        self.batchNorm = batchNorm
         let graph = model.graph
         self.graph = graph
         let laneCount = lane != nil ? 1 : max(1, min(batchSize, laneCount ?? ComputeThreads.count))
@@ -103,14 +107,14 @@ public final class Executor {
         laneIndex = lane?.index ?? 0
         lanes = laneCount == 1 ? [] : try (0..<laneCount).map { i in
             try Executor(model: model, batchSize: (batchSize + laneCount - 1) / laneCount, training: training,
-                     frozenGroups: frozenGroups, passFloats: passFloats, lanes: 1, lane: (i, threads!, batchSize))
+                     frozenGroups: frozenGroups, batchNorm: batchNorm, passFloats: passFloats, lanes: 1, lane: (i, threads!, batchSize))
         }
         // What the buffers are planned for: nothing where the lanes run the passes.
         let batchSize = lanes.isEmpty ? batchSize : 0
         let inputShape = graph.nodes.first { if case .input = $0.operation { true } else { false } }!.outputShape
         inputCount = inputShape.count
         let plan = ExecutionPlan(graph: graph, batchSize: batchSize, training: training, frozenGroups: frozenGroups,
-                                 passFloats: passFloats)
+                                 batchNorm: batchNorm, passFloats: passFloats)
         self.plan = plan
         let nodes = graph.nodes
         let geometry: [ConvGeometry?] = nodes.map { node in
@@ -149,8 +153,7 @@ public final class Executor {
         let largest = nodes.map(\.outputShape.count).max() ?? 0
         accumulate = FloatBuffer(count: training ? largest * batchSize : 0, zeroed: false)
         self.geometry = geometry
-        scratch = FloatBuffer(count: batchSize == 0 ? 0 : geometry.compactMap { $0.map(Conv2D.scratchCount) }.max() ?? 0,
-                              zeroed: false)
+        scratch = FloatBuffer(count: batchSize == 0 ? 0 : Self.scratchCount(plan, geometry: geometry), zeroed: false)
         batchStats = nodes.map { node in
             if case .batchNorm = node.operation, !plan.inferenceMode[node.id] { return FloatBuffer(count: 2 * node.outputShape.channels) }
             return nil
@@ -250,6 +253,8 @@ public final class Executor {
         let count = node.outputShape.count * n
         let s = model.slots(of: id)
         switch (node.operation, plan.steps[id]) {
+        case (_, .block(let b)):
+            runBlock(plan.blocks[b], y: y)
         case (.batchNorm, .foldedConv(let conv)):
             var g = geometry[conv]!; g.n = n
             let f = folded[id]!
@@ -261,7 +266,11 @@ public final class Executor {
                     activation: plan.epilogue[id], y: y)
         case (.batchNorm(let eps, let momentum), _):
             let rows = n * node.outputShape.height * node.outputShape.width, c = node.outputShape.channels
-            if plan.inferenceMode[id] {
+            if plan.inferenceMode[id] && plan.needsGrad[id] {  // frozen statistics in training
+                BatchNorm.forwardFrozen(x: x(), rows: rows, channels: c, gamma: s[0].value.pointer, beta: s[1].value.pointer, eps: eps,
+                                        runningMean: s[2].value.pointer, runningVar: s[3].value.pointer,
+                                        activation: plan.epilogue[id], y: y)
+            } else if plan.inferenceMode[id] {
                 BatchNorm.forwardInference(x: x(), rows: rows, channels: c, gamma: s[0].value.pointer, beta: s[1].value.pointer,
                                            eps: eps, runningMean: s[2].value.pointer, runningVar: s[3].value.pointer, y: y)
             } else {
@@ -315,8 +324,9 @@ public final class Executor {
     /// Folds each inference-mode BN into the convolution before it:
     /// w' = w * gamma / sqrt(var + eps) per output channel, b' = beta + (b - mean) * gamma / sqrt(var + eps).
     private func foldBatchNorm() {
-        for node in graph.nodes {
-            guard case .foldedConv(let conv) = plan.steps[node.id], case .batchNorm(let eps, _) = node.operation else { continue }
+        for pair in plan.foldedConvs {
+            let node = graph.nodes[pair.bn], conv = pair.conv
+            guard case .batchNorm(let eps, _) = node.operation else { continue }
             let cs = model.slots(of: conv), bn = model.slots(of: node.id)
             let oc = node.outputShape.channels
             let weight = cs[0].value, perOut = weight.count / oc

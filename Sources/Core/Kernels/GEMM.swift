@@ -33,9 +33,13 @@ func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, al
             let aBlock = byRows ? (transA ? a + start : a + start * lda) : a
             let bBlock = byRows ? b : (transB ? b + start * ldb : b + start)
             let cBlock = byRows ? c + start * ldc : c + start
+            let rows = byRows ? size : m, columns = byRows ? n : size
+            // OpenBLAS scales C by beta one float at a time (its beta kernel for beta = 0 was a
+            // tenth of MobileNetV2's inference); beta = 1 skips it, so C is zeroed here instead.
+            if beta == 0 { for i in 0..<rows { (cBlock + i * ldc).update(repeating: 0, count: columns) } }
             cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                        Int32(byRows ? size : m), Int32(byRows ? n : size), Int32(k), alpha,
-                        aBlock, Int32(lda), bBlock, Int32(ldb), beta, cBlock, Int32(ldc))
+                        Int32(rows), Int32(columns), Int32(k), alpha,
+                        aBlock, Int32(lda), bBlock, Int32(ldb), beta == 0 ? 1 : beta, cBlock, Int32(ldc))
         }
     }
 }

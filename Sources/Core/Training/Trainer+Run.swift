@@ -33,12 +33,14 @@ extension Trainer {
             let trainableCount = model.parameters.filter { !stage.frozenGroups.contains($0.group) }.reduce(0) { $0 + $1.value.count }
             onEvent(.info("stage \(stage.name): \(stage.epochs) epochs at lr \(stage.lr)"
                           + (stage.backboneLR.map { " (backbone \($0))" } ?? "")
+                          + (freezesWholeBackbone(stage) ? "" : ", batch norm \(stage.batchNorm.rawValue)")
                           + ", \(formatCount(trainableCount)) of \(formatCount(graph.parameterCount)) parameters train"))
             // With cached features the head trains alone, in its own model (see Trainer+FeatureCache.swift).
             let cached = try cachedHead(for: stage)
             lastCached = cached
             let executor = try cached?.executor
-                ?? Executor(model: model, batchSize: options.batchSize, training: true, frozenGroups: stage.frozenGroups)
+                ?? Executor(model: model, batchSize: options.batchSize, training: true, frozenGroups: stage.frozenGroups,
+                         batchNorm: stage.batchNorm)
             let trainable = cached?.model.parameters ?? model.parameters.filter { !stage.frozenGroups.contains($0.group) }
             let optimizer = makeOptimizer()
             if let saved = resumedOptimizer, state.epochInStage > 0 || state.batchInEpoch > 0 {

@@ -32,6 +32,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var backboneLRMultiplier: Float = 0.1
     /// Train only the last N backbone layer groups (and the head); nil: all of them.
     public var unfreeze: Int?
+    /// Batch norm in stages where backbone layers train; nil: `Stage.defaultBatchNorm`.
+    public var batchNorm: BatchNormMode?
     public var optimizer: OptimizerKind = .adam
     public var weightDecay: Float = 1e-4
     public var momentum: Float = 0.9

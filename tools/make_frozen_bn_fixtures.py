@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Reference gradients of a training step with frozen batch-norm statistics (`--bn frozen`).
+
+torchvision's mobilenet_v2 and resnet18 with a 10-class linear head, filled exactly as
+tools/make_parity_fixtures.py fills them (the Swift tests reproduce the values bit for bit), are
+put in eval mode with every parameter still requiring gradients: BN normalises with its running
+statistics while its weight and bias train. One forward and backward of the cross-entropy loss
+gives the logits, the loss and every parameter's gradient (its L2 norm and 32 sampled entries);
+the running statistics stay as they were. The input sizes are ones where torch's own float32
+gradients agree with its float64 ones within 2e-4 ("conditioning", printed), as in
+make_parity_fixtures.py.
+It writes Tests/FineTuneCoreTests/Fixtures/parity-frozen-bn.json.
+
+Run (needs torch and torchvision):  python tools/make_frozen_bn_fixtures.py
+"""
+import json
+import os
+import sys
+
+import torch
+import torchvision
+
+sys.path.insert(0, os.path.dirname(__file__))
+from make_parity_fixtures import BATCH, CLASSES, LABELS, SEED, build, ours, summarise, symmetric, tensor_values  # noqa: E402
+
+CASES = [("resnet18", "resnet18", "fc", 64), ("mobilenet-v2", "mobilenet_v2", "classifier", 64)]
+
+
+def run(tv_name, head_attr, size, dtype=torch.float64):
+    model = build(tv_name, head_attr)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            v = tensor_values(ours(name, head_attr), list(t.shape))
+            if v is not None:
+                t.copy_(torch.from_numpy(v).reshape(t.shape))
+    model = model.to(dtype)
+    x = torch.from_numpy(symmetric("input", BATCH * 3 * size * size, 1.0)).reshape(BATCH, 3, size, size).to(dtype)
+    model.eval()  # running statistics; parameters still require gradients
+    logits = model(x)
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(LABELS))
+    loss.backward()
+    return model, logits.detach(), float(loss.detach())
+
+
+def main():
+    torch.set_num_threads(2)
+    out = {"seed": SEED, "batch": BATCH, "classes": CLASSES, "torch": torch.__version__,
+           "torchvision": torchvision.__version__, "models": {}}
+    for key, tv_name, head_attr, size in CASES:
+        model, logits, loss = run(tv_name, head_attr, size)
+        single = dict(run(tv_name, head_attr, size, torch.float32)[0].named_parameters())
+        largest = max(float(p.grad.norm()) for p in model.parameters())
+        conditioning = max(float((single[n].grad.double() - p.grad).norm()) / max(float(p.grad.norm()), 1e-2 * largest)
+                           for n, p in model.named_parameters())
+        grads = {ours(n, head_attr): summarise(ours(n, head_attr), p.grad) for n, p in model.named_parameters()}
+        out["models"][key] = {"input_size": size, "labels": LABELS, "logits": logits.reshape(-1).tolist(),
+                              "loss": loss, "gradients": grads}
+        print(f"{key}: loss {loss:.6f}, {len(grads)} gradients, conditioning {conditioning:.1e}", file=sys.stderr)
+    path = os.path.join(os.path.dirname(__file__), "..", "Tests", "FineTuneCoreTests", "Fixtures", "parity-frozen-bn.json")
+    with open(path, "w") as f:
+        json.dump(out, f, separators=(",", ":"))
+    print(f"wrote {os.path.normpath(path)} ({os.path.getsize(path)} bytes)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
