@@ -49,7 +49,7 @@ struct Train: ParsableCommand {
     @Option(help: "Learning rate of two-stage's second stage (default: \(d.finetuneLR)).") var finetuneLR: Float?
     @Option(help: "Backbone learning rate = lr * this, in discriminative (default: \(d.backboneLRMultiplier)).") var backboneLRMult: Float?
     @Option(help: "Train only the last N backbone layer groups (and the head) when the backbone trains.") var unfreeze: Int?
-    @Option(help: "Batch norm where backbone layers train: frozen (running statistics, as in the freeze stage and in inference; scale and shift train) or train (batch statistics) (default: frozen with --weights, else train).")
+    @Option(help: "Batch norm where backbone layers train: frozen (running statistics, as in the freeze stage and in inference; scale and shift train; a cheaper step) or train (batch statistics, running ones updated) (default: frozen with --weights; train from random initialisation, whose statistics a freeze stage first measures on the training images).")
     var bn: String?
     @Option(help: "adam, adamw or sgd (default: \(d.optimizer.rawValue)).") var optimizer: String?
     @Option(help: "Weight decay: L2 for adam and sgd, decoupled for adamw (default: \(d.weightDecay)).") var weightDecay: Float?
@@ -66,6 +66,8 @@ struct Train: ParsableCommand {
     @Option(help: "Fraction held out for validation when DATA is one tree (default: \(d.valSplit)).") var valSplit: Double?
     @Option(help: "Stop a stage after this many epochs without a better validation accuracy.") var patience: Int?
     @Option(help: "Seed of every random choice: same seed, same run (default: \(d.seed)).") var seed: UInt64?
+    @Option(help: ArgumentHelp("Write a step record to metrics.jsonl every N steps, the mean since the last; the first N steps of each stage are recorded one by one (default: \(d.logEvery)).", valueName: "N"))
+    var logEvery: Int?
     @Option(help: "Compute threads (default: \(d.threads)).") var threads: Int?
     @Option(help: "Image decoding threads (default: one per four --threads, at least \(d.workers)).") var workers: Int?
     @Option(help: ArgumentHelp("Stages whose whole backbone is frozen (freeze, the first stage of two-stage) run it once per image and view and train the head on the kept features. N views of each training image are kept; epoch e uses view (e-1) mod N. Default: as many as the stage has epochs, which is exactly the augmentation every step would see, when they fit in memory. 0 keeps none: each batch's features are computed as it arrives.", valueName: "N"))
@@ -133,6 +135,7 @@ struct Train: ParsableCommand {
         add("--val-split", valSplit) { $0.valSplit = $1 }
         add("--patience", patience) { $0.patience = $1 }
         add("--seed", seed) { $0.seed = $1 }
+        add("--log-every", logEvery) { $0.logEvery = $1 }
         add("--threads", threads) { $0.threads = $1; $0.workers = TrainingOptions.defaultWorkers(threads: $1) }
         add("--workers", workers) { $0.workers = $1 }
         add("--cache-features", cacheFeatures) { $0.cacheFeatures = $1 }

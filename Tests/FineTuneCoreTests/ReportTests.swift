@@ -82,9 +82,9 @@ final class ReportTests: XCTestCase {
 
     func testOneSVGPerChart() {
         var report = Self.sampleReport()
-        XCTAssertEqual(charts(report.html()).count, 3, "loss, accuracy, learning rate")
+        XCTAssertEqual(charts(report.html()).count, 4, "loss, accuracy, loss per step, learning rate")
         report.records.removeAll { $0.kind == .step }
-        XCTAssertEqual(charts(report.html()).count, 2, "no step records: no learning-rate chart")
+        XCTAssertEqual(charts(report.html()).count, 2, "no step records: no per-step charts")
         report.records = []
         XCTAssertEqual(charts(report.html()).count, 0)
     }
@@ -97,6 +97,7 @@ final class ReportTests: XCTestCase {
         for svg in svgs.prefix(2) {
             XCTAssertTrue(svg.contains(">best: epoch 8</text>"))
         }
+        XCTAssertTrue(svgs[2].contains("Training loss per logged step"), "the loss per step near the stage change")
         // The stage change sits between epochs 3 and 4: x of the dashed line is halfway.
         XCTAssertEqual(TrainingReport.stageChanges(Self.sampleReport().epochRecords).map(\.record.epoch), [4])
 
@@ -110,7 +111,7 @@ final class ReportTests: XCTestCase {
         report.records = report.records.filter { $0.epoch == 1 }
         report.bestEpoch = nil; report.bestAccuracy = nil
         let html = report.html()
-        XCTAssertEqual(charts(html).count, 3)
+        XCTAssertEqual(charts(html).count, 4)
         assertFinite(html)
         XCTAssertTrue(html.contains(">best: epoch 1</text>"))
         XCTAssertTrue(html.contains("<circle"), "a single epoch is still drawn as a point")
@@ -122,7 +123,7 @@ final class ReportTests: XCTestCase {
         report.confusion = nil; report.bestEpoch = nil; report.bestAccuracy = nil
         let html = report.html()
         let svgs = charts(html)
-        XCTAssertEqual(svgs.count, 3)
+        XCTAssertEqual(svgs.count, 4)
         assertFinite(html)
         for svg in svgs {
             XCTAssertFalse(svg.contains(">validation</text>"), "no validation series in the legend")

@@ -97,6 +97,7 @@ final class TrainingFeatureCacheTests: XCTestCase {
         o.standardizeCachedFeatures = false
         _ = try trainer(o).run()
         let t = try trainer(options(epochs: 2))
+        try t.calibrateBatchNorm()  // as run() does from random initialisation
         let stage = t.stages[0]
         let executor = try Executor(model: t.model, batchSize: 8, training: true, frozenGroups: stage.frozenGroups)
         let trainable = t.model.parameters.filter { !stage.frozenGroups.contains($0.group) }

@@ -32,6 +32,12 @@ public final class Executor {
     public let frozenGroups: Set<Int>
     /// How the backbone's batch norms run in training (see `BatchNormMode`).
     public let batchNorm: BatchNormMode
+    /// In training forward passes, the momentum of every batch norm's running statistics instead
+    /// of the node's own (1 / (k + 1) at the k-th batch makes them the cumulative average of the
+    /// batches' statistics, PyTorch's `momentum=None`); nil: each node's.
+    var momentumOverride: Float? {
+        didSet { for lane in lanes { lane.momentumOverride = momentumOverride } }
+    }
     let plan: ExecutionPlan
     let graph: Graph
 
@@ -277,7 +283,7 @@ public final class Executor {
                 let stats = batchStats[id]!.pointer
                 let updatesRunning = laneIndex == 0
                 BatchNorm.forwardTraining(x: x(), rows: rows, channels: c, gamma: s[0].value.pointer, beta: s[1].value.pointer,
-                                          eps: eps, momentum: momentum, runningMean: updatesRunning ? s[2].value.pointer : nil,
+                                          eps: eps, momentum: momentumOverride ?? momentum, runningMean: updatesRunning ? s[2].value.pointer : nil,
                                           runningVar: updatesRunning ? s[3].value.pointer : nil, mean: stats, invStd: stats + c,
                                           activation: plan.epilogue[id], y: y, allRows: momentsOfWholeBatch)
                 if updatesRunning { s[4].value[0] += 1 }

@@ -180,8 +180,24 @@ public struct TrainingReport {
                                          series("validation", validation, .square) { $0.val_accuracy }],
                                 markers: changes + accuracyBest, yFormat: .percent, yLimits: 0...1)
         var out = "<div class=\"charts\">\n<figure>\(loss.svg())</figure>\n<figure>\(accuracy.svg())</figure>\n</div>"
+        if let stepLoss = stepLossChart() { out += "\n<figure class=\"wide\">\(stepLoss)</figure>" }
         if let rate = learningRateChart() { out += "\n<figure class=\"wide\">\(rate)</figure>" }
         return out
+    }
+
+    /// Training loss per logged step, the stage changes marked. The first steps of each stage are
+    /// logged one by one (`Trainer`), so a jump in loss where the backbone starts training shows.
+    private func stepLossChart() -> String? {
+        let steps = stepRecords.filter(\.loss.isFinite)
+        guard steps.count > 1 else { return nil }
+        let changes = Self.stageChanges(steps).map {
+            SVGChart.Marker(x: Double($0.record.step), label: $0.label, style: .stageChange)
+        }
+        let chart = SVGChart(title: "Training loss per logged step", xLabel: "step", yLabel: "loss",
+                             series: [SVGChart.Series(name: "train", color: "#2563eb", shape: .none,
+                                                      points: steps.map { (Double($0.step), $0.loss) })],
+                             markers: changes, yIncludesZero: true, width: 1100, height: 260)
+        return chart.svg()
     }
 
     /// Learning rate per logged step, scaled by a power of ten when it is small.

@@ -24,6 +24,7 @@ extension Trainer {
         ComputeThreads.set(options.threads)
         let evaluator = try Executor(model: model, batchSize: options.batchSize, training: false)
         let batches = train.batchCount
+        if calibratesBatchNorm { try calibrateBatchNorm() }
         // The cached head of the stage that ran last, if it was cached (its validation features
         // serve the final evaluation: a cached stage's backbone never trains, nor did any before it).
         var lastCached: CachedHead?
@@ -119,7 +120,8 @@ extension Trainer {
                                           loss: state.epochLossSum / Double(state.epochSeen),
                                           accuracy: Double(state.epochCorrect) / Double(state.epochSeen), imagesPerSecond: rate,
                                           eta: Double((batches - batchIndex - 1) * options.batchSize) / max(rate, 1e-9)))
-                        if state.globalStep % options.logEvery == 0 {
+                        // The first steps of a stage one by one: a shock at a stage change shows.
+                        if state.globalStep % options.logEvery == 0 || state.globalStep - stageStartStep <= options.logEvery {
                             try append(MetricsRecord(kind: .step, stage: stage.name, epoch: epoch, step: state.globalStep,
                                                      loss: windowLoss / Double(windowSeen), accuracy: Double(windowCorrect) / Double(windowSeen),
                                                      learning_rate: Double(stage.lr * lrFactor), images_per_second: rate,
