@@ -67,6 +67,20 @@ final class TrainingStageChangeTests: XCTestCase {
         return path
     }
 
+    /// `--bn` left out: frozen statistics with --weights, batch statistics without; given, it applies
+    /// to every stage where backbone layers train.
+    func testDefaultBatchNormFollowsTheWeights() {
+        let groups = ["stem", "blocks", "head"]
+        for (weights, given, expected) in [("w.pth", nil, BatchNormMode.frozen), (nil, nil, .train),
+                                           ("w.pth", .train, .train), (nil, .frozen, .frozen)] as [(String?, BatchNormMode?, BatchNormMode)] {
+            for strategy in [TrainingOptions.Strategy.twoStage, .full, .discriminative] {
+                var o = options(weights: weights, batchNorm: given)
+                o.strategy = strategy
+                XCTAssertEqual(Stage.plan(o, groups: groups).last?.batchNorm, expected, "\(strategy), weights \(weights ?? "none"), --bn \(given?.rawValue ?? "-")")
+            }
+        }
+    }
+
     func testFrozenStatisticsKeepTheStageChangeSmoothAndBatchStatisticsShockIt() throws {
         let weights = try weightsWithUnfittingStatistics()
         let smooth = try stageChange(options(weights: weights))  // --bn left out: frozen with --weights

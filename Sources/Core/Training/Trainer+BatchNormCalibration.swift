@@ -14,17 +14,22 @@ extension Trainer {
     /// Images the statistics are averaged over (8 batches of 32).
     static let calibrationImages = 256
 
-    /// Whether this run measures its statistics: from random initialisation, with batch norms, its
-    /// first stage freezing the whole backbone, and not resumed (the measured statistics are in
-    /// the files a resumed run reads).
-    var calibratesBatchNorm: Bool {
-        !pretrained && state.globalStep == 0 && state.stage == 0 && stages.first.map(freezesWholeBackbone) == true
+    /// Whether this run's statistics are measured: from random initialisation, with batch norms,
+    /// its first stage freezing the whole backbone.
+    var measuresBatchNormStatistics: Bool {
+        !pretrained && stages.first.map(freezesWholeBackbone) == true
             && graph.nodes.contains { if case .batchNorm = $0.operation { true } else { false } }
     }
 
+    /// Whether they are measured now: before the first step (a resumed run reads them from its files).
+    var calibratesBatchNorm: Bool { measuresBatchNormStatistics && state.globalStep == 0 && state.stage == 0 }
+
+    /// The batches the statistics are averaged over: the first of epoch 1.
+    var calibrationPlan: [[Int]] { Array(train.plan(epoch: 1).prefix(max(1, Self.calibrationImages / options.batchSize))) }
+
     /// Measures the running statistics (see above) with forward passes in training mode.
     func calibrateBatchNorm() throws {
-        let plan = Array(train.plan(epoch: 1).prefix(max(1, Self.calibrationImages / options.batchSize)))
+        let plan = calibrationPlan
         let executor = try Executor(model: model, batchSize: options.batchSize, training: true)
         // As PyTorch's reset_running_stats(): num_batches_tracked then counts the batches averaged,
         // and measuring again (a run resumed before its first step) gives the same values.

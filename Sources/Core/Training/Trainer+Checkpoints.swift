@@ -84,6 +84,13 @@ extension Trainer {
         ]
         if o.strategy == .twoStage { s.insert(("fine-tune learning rate", "\(o.finetuneLR)"), at: 6) }
         if o.strategy == .discriminative { s.insert(("backbone lr multiplier", "\(o.backboneLRMultiplier)"), at: 6) }
+        if let trains = stages.first(where: { !freezesWholeBackbone($0) }) {
+            s.append(("batch norm where the backbone trains", trains.batchNorm == .frozen
+                      ? "frozen (running statistics)" : "train (batch statistics)"))
+        }
+        if measuresBatchNormStatistics {
+            s.append(("batch norm statistics", "measured on \(calibrationPlan.joined().count) training images"))
+        }
         if let u = o.unfreeze { s.append(("unfrozen backbone groups", "last \(u)")) }
         if let p = o.patience { s.append(("early stopping patience", "\(p) epochs")) }
         if stages.contains(where: freezesWholeBackbone) {
