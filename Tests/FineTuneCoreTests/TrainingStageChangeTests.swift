@@ -81,6 +81,18 @@ final class TrainingStageChangeTests: XCTestCase {
         }
     }
 
+    /// `--bn` where no stage trains backbone layers is said to be ignored, not silently dropped.
+    func testBatchNormOptionIsIgnoredWithANoticeWhereNothingTrainsTheBackbone() throws {
+        var o = options(batchNorm: .frozen)
+        o.strategy = .freeze
+        o.epochs = 1
+        var notices: [String] = []
+        _ = try Trainer(options: o, catalog: BuiltInBackboneTests.catalog, onEvent: {
+            if case .info(let text) = $0 { notices.append(text) }
+        }).run()
+        XCTAssertEqual(notices.filter { $0.hasPrefix("--bn is ignored") }.count, 1, "\(notices)")
+    }
+
     func testFrozenStatisticsKeepTheStageChangeSmoothAndBatchStatisticsShockIt() throws {
         let weights = try weightsWithUnfittingStatistics()
         let smooth = try stageChange(options(weights: weights))  // --bn left out: frozen with --weights

@@ -24,6 +24,9 @@ extension Trainer {
         ComputeThreads.set(options.threads)
         let evaluator = try Executor(model: model, batchSize: options.batchSize, training: false)
         let batches = train.batchCount
+        if options.batchNorm != nil, stages.allSatisfy(freezesWholeBackbone) {
+            onEvent(.info("--bn is ignored: no stage of this run trains backbone layers, so batch norm uses its running statistics"))
+        }
         if calibratesBatchNorm { try calibrateBatchNorm() }
         // The cached head of the stage that ran last, if it was cached (its validation features
         // serve the final evaluation: a cached stage's backbone never trains, nor did any before it).
