@@ -36,19 +36,12 @@ final class EngineFrozenBatchNormParityTests: XCTestCase {
         let backbone = try BuiltInBackboneTests.catalog.backbone(named: name)
         let model = try Model(graph: try backbone.makeClassifier(classes: f.classes, inputSize: c.input_size))
         let gen = ReferenceGenerator(seed: f.seed)
-        for slot in model.slots where !slot.spec.name.hasSuffix("num_batches_tracked") {
-            let values = gen.tensorValues(slot.spec.name, shape: slot.spec.shape)
-            try values.withUnsafeBufferPointer { try model.setTensor(slot.spec.name, fileLayout: $0) }
-        }
+        try gen.fill(model)
         let statistics = model.slots.filter { $0.spec.name.hasSuffix("running_mean") || $0.spec.name.hasSuffix("running_var")
             || $0.spec.name.hasSuffix("num_batches_tracked") }
         let before = statistics.map(\.value.array)
-        let size = c.input_size, n = f.batch
-        let nchw = gen.symmetric("input", n * 3 * size * size, scale: 1)
-        var nhwc = [Float](repeating: 0, count: nchw.count)
-        for s in 0..<n { for ch in 0..<3 { for y in 0..<size { for x in 0..<size {
-            nhwc[((s * size + y) * size + x) * 3 + ch] = nchw[((s * 3 + ch) * size + y) * size + x]
-        } } } }
+        let n = f.batch
+        let nhwc = gen.input(batch: n, size: c.input_size)
         var rng = FineTuneCore.SplitMix64(seed: 0)
         let train = try Executor(model: model, batchSize: n, training: true, batchNorm: .frozen, lanes: lanes)
         model.zeroGradients()

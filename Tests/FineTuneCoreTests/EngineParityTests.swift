@@ -55,16 +55,9 @@ final class EngineParityTests: XCTestCase {
         }
         let model = try Model(graph: graph)
         let gen = ReferenceGenerator(seed: f.seed)
-        for slot in model.slots where !slot.spec.name.hasSuffix("num_batches_tracked") {
-            let values = gen.tensorValues(slot.spec.name, shape: slot.spec.shape)
-            try values.withUnsafeBufferPointer { try model.setTensor(slot.spec.name, fileLayout: $0) }
-        }
-        let size = c.input_size, n = f.batch
-        let nchw = gen.symmetric("input", n * 3 * size * size, scale: 1)
-        var nhwc = [Float](repeating: 0, count: nchw.count)
-        for s in 0..<n { for ch in 0..<3 { for y in 0..<size { for x in 0..<size {
-            nhwc[((s * size + y) * size + x) * 3 + ch] = nchw[((s * 3 + ch) * size + y) * size + x]
-        } } } }
+        try gen.fill(model)
+        let n = f.batch
+        let nhwc = gen.input(batch: n, size: c.input_size)
         var rng = FineTuneCore.SplitMix64(seed: 0)
 
         let eval = try Executor(model: model, batchSize: n, training: false)
@@ -126,6 +119,24 @@ final class EngineParityTests: XCTestCase {
 /// The counter-based generator tools/make_parity_fixtures.py uses, bit for bit.
 struct ReferenceGenerator {
     let seed: UInt64
+
+    /// Every tensor of `model` but `num_batches_tracked`, as the script fills torchvision's.
+    func fill(_ model: Model) throws {
+        for slot in model.slots where !slot.spec.name.hasSuffix("num_batches_tracked") {
+            let values = tensorValues(slot.spec.name, shape: slot.spec.shape)
+            try values.withUnsafeBufferPointer { try model.setTensor(slot.spec.name, fileLayout: $0) }
+        }
+    }
+
+    /// The script's input batch (n, 3, size, size), in the engine's NHWC layout.
+    func input(batch n: Int, size: Int) -> [Float] {
+        let nchw = symmetric("input", n * 3 * size * size, scale: 1)
+        var nhwc = [Float](repeating: 0, count: nchw.count)
+        for s in 0..<n { for ch in 0..<3 { for y in 0..<size { for x in 0..<size {
+            nhwc[((s * size + y) * size + x) * 3 + ch] = nchw[((s * 3 + ch) * size + y) * size + x]
+        } } } }
+        return nhwc
+    }
 
     static func fnv1a(_ text: String) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
