@@ -30,7 +30,12 @@ extension Trainer {
     /// Measures the running statistics (see above) with forward passes in training mode.
     func calibrateBatchNorm() throws {
         let plan = calibrationPlan
-        let executor = try Executor(model: model, batchSize: options.batchSize, training: true)
+        // A training step's buffers, briefly: where they do not fit, the run goes on unmeasured.
+        let executor: Executor
+        do { executor = try Executor(model: model, batchSize: options.batchSize, training: true) } catch let error as MemoryError {
+            onEvent(.info("batch norm: running statistics not measured (\(error)); they stay 0 and 1"))
+            return
+        }
         // As PyTorch's reset_running_stats(): num_batches_tracked then counts the batches averaged,
         // and measuring again (a run resumed before its first step) gives the same values.
         for slot in model.slots where slot.spec.name.hasSuffix("num_batches_tracked") { slot.value[0] = 0 }
