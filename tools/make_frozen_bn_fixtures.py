@@ -13,7 +13,6 @@ It writes Tests/FineTuneCoreTests/Fixtures/parity-frozen-bn.json.
 
 Run (needs torch and torchvision):  python tools/make_frozen_bn_fixtures.py
 """
-import json
 import os
 import sys
 
@@ -21,7 +20,8 @@ import torch
 import torchvision
 
 sys.path.insert(0, os.path.dirname(__file__))
-from make_parity_fixtures import BATCH, CLASSES, LABELS, SEED, build, ours, summarise, symmetric, tensor_values  # noqa: E402
+from make_parity_fixtures import (BATCH, CLASSES, LABELS, SEED, build, ours, summarise, symmetric,  # noqa: E402
+                                  tensor_values, write_fixture)
 
 CASES = [("resnet18", "resnet18", "fc", 64), ("mobilenet-v2", "mobilenet_v2", "classifier", 64)]
 
@@ -56,10 +56,7 @@ def main():
         out["models"][key] = {"input_size": size, "labels": LABELS, "logits": logits.reshape(-1).tolist(),
                               "loss": loss, "gradients": grads}
         print(f"{key}: loss {loss:.6f}, {len(grads)} gradients, conditioning {conditioning:.1e}", file=sys.stderr)
-    path = os.path.join(os.path.dirname(__file__), "..", "Tests", "FineTuneCoreTests", "Fixtures", "parity-frozen-bn.json")
-    with open(path, "w") as f:
-        json.dump(out, f, separators=(",", ":"))
-    print(f"wrote {os.path.normpath(path)} ({os.path.getsize(path)} bytes)", file=sys.stderr)
+    write_fixture(out, "parity-frozen-bn.json")
 
 
 if __name__ == "__main__":

@@ -145,7 +145,12 @@ def main():
             "running_stats": buffers,
         }
         print(f"{key}: loss {loss:.6f}, {len(grads)} gradients, conditioning {conditioning:.1e}", file=sys.stderr)
-    path = os.path.join(os.path.dirname(__file__), "..", "Tests", "FineTuneCoreTests", "Fixtures", "parity.json")
+    write_fixture(out, "parity.json")
+
+
+def write_fixture(out, name):
+    """Writes `out` as compact JSON to Tests/FineTuneCoreTests/Fixtures/`name`."""
+    path = os.path.join(os.path.dirname(__file__), "..", "Tests", "FineTuneCoreTests", "Fixtures", name)
     with open(path, "w") as f:
         json.dump(out, f, separators=(",", ":"))
     print(f"wrote {os.path.normpath(path)} ({os.path.getsize(path)} bytes)", file=sys.stderr)
