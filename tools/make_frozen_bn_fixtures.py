@@ -20,21 +20,14 @@ import torch
 import torchvision
 
 sys.path.insert(0, os.path.dirname(__file__))
-from make_parity_fixtures import (BATCH, CLASSES, LABELS, SEED, build, ours, summarise, symmetric,  # noqa: E402
-                                  tensor_values, write_fixture)
+from make_parity_fixtures import (BATCH, CLASSES, LABELS, SEED, ours, reference_model_and_input,  # noqa: E402
+                                  summarise, write_fixture)
 
 CASES = [("resnet18", "resnet18", "fc", 64), ("mobilenet-v2", "mobilenet_v2", "classifier", 64)]
 
 
 def run(tv_name, head_attr, size, dtype=torch.float64):
-    model = build(tv_name, head_attr)
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            v = tensor_values(ours(name, head_attr), list(t.shape))
-            if v is not None:
-                t.copy_(torch.from_numpy(v).reshape(t.shape))
-    model = model.to(dtype)
-    x = torch.from_numpy(symmetric("input", BATCH * 3 * size * size, 1.0)).reshape(BATCH, 3, size, size).to(dtype)
+    model, x = reference_model_and_input(tv_name, head_attr, size, dtype)
     model.eval()  # running statistics; parameters still require gradients
     logits = model(x)
     loss = torch.nn.functional.cross_entropy(logits, torch.tensor(LABELS))

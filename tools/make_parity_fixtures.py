@@ -82,8 +82,8 @@ def summarise(name, t):
     return {"norm": float(flat.norm()), "index": idx, "value": [float(flat[i]) for i in idx]}
 
 
-def run(tv_name, head_attr, size, dtype):
-    """Eval logits, then one training-mode forward and backward, in `dtype`."""
+def reference_model_and_input(tv_name, head_attr, size, dtype):
+    """The model filled from the counter-based generator, and the input batch, in `dtype`."""
     model = build(tv_name, head_attr)
     with torch.no_grad():
         for name, t in model.state_dict().items():
@@ -93,6 +93,12 @@ def run(tv_name, head_attr, size, dtype):
     model = model.to(dtype)
     # NCHW for torch; the Swift side fills NHWC from the same (n, c, h, w)-ordered values.
     x = torch.from_numpy(symmetric("input", BATCH * 3 * size * size, 1.0)).reshape(BATCH, 3, size, size).to(dtype)
+    return model, x
+
+
+def run(tv_name, head_attr, size, dtype):
+    """Eval logits, then one training-mode forward and backward, in `dtype`."""
+    model, x = reference_model_and_input(tv_name, head_attr, size, dtype)
     model.eval()
     with torch.no_grad():
         eval_logits = model(x)
