@@ -15,6 +15,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "PluginABI", path: "Sources/PluginABI"),
+        // What a backbone plugin written in Swift builds on (the builder table's Swift face).
+        .target(name: "PluginKit", dependencies: ["PluginABI"]),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
@@ -34,7 +36,7 @@ let package = Package(
         ),
         .testTarget(name: "FineTuneCoreTests", dependencies: ["FineTuneCore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "finetuneTests", dependencies: ["FineTuneCore"]),
-    ] + builtInPlugins.map { .target(name: $0, dependencies: ["PluginABI"], path: "Sources/Plugins/\($0)") },
+        .testTarget(name: "finetuneTests", dependencies: ["FineTuneCore", "PluginABI"]),
+    ] + builtInPlugins.map { .target(name: $0, dependencies: ["PluginABI", "PluginKit"], path: "Sources/Plugins/\($0)") },
     swiftLanguageModes: [.v5]
 )

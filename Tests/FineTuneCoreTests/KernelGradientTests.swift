@@ -81,6 +81,22 @@ final class KernelGradientTests: XCTestCase {
         }
     }
 
+    /// ShuffleNetV2's channel moves (ABI 1.1): each input of a concatenation, both halves of a
+    /// split and a shuffle reach "pre" along their own paths.
+    func testConcatNarrowAndChannelShuffle() throws {
+        try check("concat of three, one input twice", h: 3, w: 4, c: 4) { b, x in
+            let y = try b.conv2d("side", x, Conv2DParams(outChannels: 3, kernel: 3))
+            return try b.concat(nil, [x, y, x])
+        }
+        try check("narrow: the two halves, one through a convolution, concatenated and shuffled", h: 3, w: 3, c: 6) { b, x in
+            let left = try b.narrow(nil, x, start: 0, length: 3), right = try b.narrow(nil, x, start: 3, length: 3)
+            let branch = try b.conv2d("branch", right, Conv2DParams(outChannels: 3, kernel: 1, bias: true))
+            return try b.channelShuffle(nil, try b.concat(nil, [left, branch]), groups: 2)
+        }
+        try check("narrow from the middle, alone", h: 2, w: 3, c: 7) { b, x in try b.narrow(nil, x, start: 2, length: 3) }
+        try check("channel shuffle, 3 groups of 4", h: 3, w: 2, c: 12) { b, x in try b.channelShuffle(nil, x, groups: 3) }
+    }
+
     func testPooling() throws {
         try check("max pool 3x3/2 pad 1", h: 7, w: 6, c: 3) { b, x in
             try b.pool(nil, x, PoolParams(kernel: 3, stride: 2, padding: 1), max: true)

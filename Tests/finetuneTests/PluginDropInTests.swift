@@ -25,7 +25,7 @@ final class PluginDropInTests: CLITestCase {
         let warnings = r.stderr.split(separator: "\n").map(String.init)
         func line(_ file: String) -> String? { warnings.first { $0.contains(dir.appendingPathComponent(file).path + ":") } }
         XCTAssertEqual(warnings.count, 5, r.stderr)
-        XCTAssertTrue(line("wrong_abi.so")?.contains("built for plugin ABI 2.0") == true, r.stderr)
+        XCTAssertTrue(line("wrong_abi.so")?.contains("built for plugin ABI 2.1") == true, r.stderr)
         XCTAssertTrue(line("liar.so")?.contains("declares in_features 100 but its graph produces 64") == true, r.stderr)
         XCTAssertTrue(line("no_entry.so")?.contains("no 'finetune_plugin_entry' symbol") == true, r.stderr)
         XCTAssertTrue(line("text.so")?.contains("not a loadable shared library") == true, r.stderr)

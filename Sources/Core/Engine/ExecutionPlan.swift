@@ -264,7 +264,7 @@ struct ExecutionPlan {
         case .conv2d, .linear: return trainable  // for the weight gradient
         case .batchNorm, .channelMultiply, .maxPool: return true
         case .activation(let a): return a == .silu
-        case .input, .add, .avgPool, .globalAvgPool, .dropout, .stochasticDepth: return false
+        case .input, .add, .avgPool, .globalAvgPool, .dropout, .stochasticDepth, .concat, .narrow, .channelShuffle: return false
         }
     }
 

@@ -142,6 +142,22 @@ extension Executor {
             writeGradient(node, input: 0) { dx in
                 Linear.backward(x: x(), weight: s[0].value.pointer, dy: dy, dx: dx, dWeight: nil, dBias: nil, n: n, f: f, o: o)
             }
+        case .concat:
+            let channels = node.inputs.map { graph.nodes[$0].outputShape.channels }
+            let rows = n * node.outputShape.height * node.outputShape.width
+            for k in node.inputs.indices {
+                writeGradient(node, input: k) { dx in Concat.backward(dy: dy, channels: channels, input: k, dx: dx, rows: rows) }
+            }
+        case .narrow(let start, let length):
+            let rows = n * node.outputShape.height * node.outputShape.width
+            writeGradient(node, input: 0) { dx in
+                Narrow.backward(dy: dy, channels: inShape!.channels, start: start, length: length, dx: dx, rows: rows)
+            }
+        case .channelShuffle(let groups):
+            let rows = n * node.outputShape.height * node.outputShape.width
+            writeGradient(node, input: 0) { dx in
+                ChannelShuffle.backward(dy: dy, groups: groups, channels: node.outputShape.channels, dx: dx, rows: rows)
+            }
         case .input:
             break
         }

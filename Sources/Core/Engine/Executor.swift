@@ -313,6 +313,15 @@ public final class Executor {
         case (.linear(let o, _), _):
             Linear.forward(x: x(), weight: s[0].value.pointer, bias: s.count > 1 ? s[1].value.pointer : nil,
                            y: y, n: n, f: inShape!.count, o: o)
+        case (.concat, _):
+            Concat.forward(node.inputs.indices.map { UnsafePointer(x($0)) }, channels: node.inputs.map { graph.nodes[$0].outputShape.channels },
+                           y: y, rows: n * node.outputShape.height * node.outputShape.width)
+        case (.narrow(let start, let length), _):
+            Narrow.forward(x: x(), channels: inShape!.channels, start: start, length: length, y: y,
+                           rows: n * node.outputShape.height * node.outputShape.width)
+        case (.channelShuffle(let groups), _):
+            ChannelShuffle.forward(x: x(), groups: groups, channels: node.outputShape.channels, y: y,
+                                   rows: n * node.outputShape.height * node.outputShape.width)
         case (.input, _):
             break
         }

@@ -160,6 +160,40 @@ public final class GraphBuilder {
         return try append(label, .channelMultiply, [x, scale], a)
     }
 
+    public func concat(_ name: String?, _ inputs: [Int]) throws -> Int {
+        let label = name ?? "concat"
+        guard (1...Limits.concatInputs).contains(inputs.count) else {
+            throw GraphError.badInput(layer: label, reason: "concatenates \(inputs.count) nodes, not 1 to \(Limits.concatInputs)")
+        }
+        let shapes = try inputs.map { try shape($0, for: label) }
+        guard shapes.allSatisfy({ $0.height == shapes[0].height && $0.width == shapes[0].width }) else {
+            throw GraphError.badInput(layer: label, reason: "cannot concatenate \(shapes.map(\.description).joined(separator: ", ")): height and width differ")
+        }
+        let channels = shapes.reduce(0) { $0 + $1.channels }  // each at most Limits.channels, so no overflow
+        guard channels <= Limits.channels else {
+            throw GraphError.badInput(layer: label, reason: "the result would have \(channels) channels, more than \(Limits.channels)")
+        }
+        return try append(label, .concat, inputs, FeatureShape(height: shapes[0].height, width: shapes[0].width, channels: channels))
+    }
+
+    public func narrow(_ name: String?, _ x: Int, start: Int, length: Int) throws -> Int {
+        let label = name ?? "narrow"
+        let s = try shape(x, for: label)
+        guard start >= 0, length >= 1, start < s.channels, length <= s.channels - start else {
+            throw GraphError.badInput(layer: label, reason: "channels \(start) to \(start + length - 1) are not within the input's \(s.channels)")
+        }
+        return try append(label, .narrow(start: start, length: length), [x], FeatureShape(height: s.height, width: s.width, channels: length))
+    }
+
+    public func channelShuffle(_ name: String?, _ x: Int, groups: Int) throws -> Int {
+        let label = name ?? "channel_shuffle"
+        let s = try shape(x, for: label)
+        guard groups >= 1, groups <= s.channels, s.channels % groups == 0 else {
+            throw GraphError.badInput(layer: label, reason: "\(s.channels) channels do not split into \(groups) groups")
+        }
+        return try append(label, .channelShuffle(groups: groups), [x], s)
+    }
+
     public func pool(_ name: String?, _ x: Int, _ p: PoolParams, max: Bool) throws -> Int {
         let label = name ?? (max ? "max_pool" : "avg_pool")
         let s = try shape(x, for: label)

@@ -5,7 +5,9 @@ import PluginABI
 ///
 /// Everything a plugin passes is checked before use: a NULL handle fails the call; names are
 /// read bounded and free of control characters (`PluginText`); a parameter struct's
-/// `struct_size` is read alone, through its leading field, before the rest of the struct.
+/// `struct_size` is read alone, through its leading field, before the rest of the struct, and
+/// the struct is read no further than it says (`ABIStruct`). The table's own `struct_size` is
+/// that of this build's header, so a plugin sees with FT_HAS_FIELD which operations it has.
 enum HostAPI {
     static let table: ft_host_api = {
         var api = ft_host_api()
@@ -18,7 +20,7 @@ enum HostAPI {
         api.conv2d = { b, name, x, params in
             call(b) { g in
                 let label = try text(name)
-                let p = try read(params, label ?? "conv2d", "ft_conv2d_params")
+                let p = try read(params, minimum: ABIStruct.size(through: \ft_conv2d_params.bias), label ?? "conv2d", "ft_conv2d_params")
                 var c = Conv2DParams(outChannels: Int(p.out_channels), kernel: 1, groups: Int(p.groups), bias: p.bias != 0)
                 c.kernel = (Int(p.kernel_h), Int(p.kernel_w))
                 c.stride = (Int(p.stride_h), Int(p.stride_w))
@@ -69,6 +71,22 @@ enum HostAPI {
         api.set_error = { b, message in
             builder(b)?.fail(message.map(PluginText.message) ?? "the plugin reported an error without a message")
         }
+        api.concat = { b, name, inputs, count in
+            call(b) { g in
+                let label = try text(name)
+                // The count is checked before the plugin's array is read.
+                guard let inputs, (1...Int32(Limits.concatInputs)).contains(count) else {
+                    throw GraphError.badInput(layer: label ?? "concat", reason: "concat needs 1 to \(Limits.concatInputs) inputs, got \(count)\(inputs == nil ? " and no array" : "")")
+                }
+                return try g.concat(label, UnsafeBufferPointer(start: inputs, count: Int(count)).map { Int($0) })
+            }
+        }
+        api.narrow = { b, name, x, start, length in
+            call(b) { try $0.narrow(text(name), Int(x), start: Int(start), length: Int(length)) }
+        }
+        api.channel_shuffle = { b, name, x, groups in
+            call(b) { try $0.channelShuffle(text(name), Int(x), groups: Int(groups)) }
+        }
         return api
     }()
 
@@ -88,18 +106,19 @@ enum HostAPI {
         try s.map { try PluginText.read($0, what: "layer name") }
     }
 
-    /// A parameter struct, copied only once its leading `struct_size` shows it whole.
-    static func read<T>(_ params: UnsafePointer<T>?, _ layer: String, _ type: String) throws -> T {
+    /// A parameter struct, copied only as far as its leading `struct_size` says it reaches, and
+    /// only once that covers `minimum` bytes (ABI 1.0's fields); fields past it read as zero.
+    static func read<T>(_ params: UnsafePointer<T>?, minimum: Int, _ layer: String, _ type: String) throws -> T {
         guard let params else { throw GraphError.badInput(layer: layer, reason: "no \(type) given") }
         let size = UnsafeRawPointer(params).load(as: UInt32.self)
-        guard Int(size) >= MemoryLayout<T>.size else {
-            throw GraphError.badInput(layer: layer, reason: "\(type) is \(size) bytes, ABI \(FT_ABI_MAJOR).\(FT_ABI_MINOR) needs at least \(MemoryLayout<T>.size)")
+        guard Int(size) >= minimum else {
+            throw GraphError.badInput(layer: layer, reason: "\(type) is \(size) bytes, ABI 1.0 needs at least \(minimum)")
         }
-        return params.pointee
+        return ABIStruct.copy(params, size: size)
     }
 
     static func pool(_ params: UnsafePointer<ft_pool_params>?, _ name: String?) throws -> PoolParams {
-        let p = try read(params, name ?? "pool", "ft_pool_params")
+        let p = try read(params, minimum: ABIStruct.size(through: \ft_pool_params.count_include_pad), name ?? "pool", "ft_pool_params")
         var q = PoolParams(kernel: 1, stride: 1, ceilMode: p.ceil_mode != 0, countIncludePad: p.count_include_pad != 0)
         q.kernel = (Int(p.kernel_h), Int(p.kernel_w))
         q.stride = (Int(p.stride_h), Int(p.stride_w))
@@ -111,7 +130,12 @@ enum HostAPI {
 extension GraphBuilder {
     /// Runs a plugin's `build` against this builder and returns the finished graph.
     public func run(_ build: @convention(c) (UnsafePointer<ft_host_api>?, OpaquePointer?) -> Int32) throws -> Graph {
-        let status = withUnsafePointer(to: HostAPI.table) { api in
+        try run(build, table: HostAPI.table)
+    }
+
+    /// `run` with another builder table: tests hand a plugin the table an older host had.
+    func run(_ build: @convention(c) (UnsafePointer<ft_host_api>?, OpaquePointer?) -> Int32, table: ft_host_api) throws -> Graph {
+        let status = withUnsafePointer(to: table) { api in
             withExtendedLifetime(self) {
                 build(api, OpaquePointer(Unmanaged.passUnretained(self).toOpaque()))
             }

@@ -92,6 +92,12 @@ public enum Operation: Equatable, Sendable {
     case dropout(p: Float)
     /// Fully connected layer on (N,1,1,C) features: the classifier head.
     case linear(outFeatures: Int, bias: Bool)
+    /// The inputs' channels one after another (torch.cat(dim=1)); same N, H and W.
+    case concat
+    /// Channels [start, start + length) of the input (Tensor.narrow(1, start, length)).
+    case narrow(start: Int, length: Int)
+    /// ShuffleNet's channel shuffle: output channel i * groups + g is input channel g * (C / groups) + i.
+    case channelShuffle(groups: Int)
 
     /// Short name for tables.
     public var label: String {
@@ -112,6 +118,9 @@ public enum Operation: Equatable, Sendable {
         case .stochasticDepth(let p): return "stochastic_depth(\(p))"
         case .dropout(let p): return "dropout(\(p))"
         case .linear: return "linear"
+        case .concat: return "concat"
+        case .narrow(let start, let length): return "narrow[\(start)..<\(start + length)]"
+        case .channelShuffle(let g): return "channel_shuffle g\(g)"
         }
     }
 }

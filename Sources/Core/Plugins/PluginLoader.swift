@@ -29,7 +29,7 @@ enum PluginLoader {
         guard let desc = entry(FT_ABI_MAJOR, FT_ABI_MINOR) else {
             throw PluginError.refused
         }
-        let d = try readVersioned(desc, what: "plugin descriptor")
+        let d = try readVersioned(desc, minimum: ABIStruct.size(through: \ft_plugin_desc.backbones), what: "plugin descriptor").value
         guard (0...Limits.backbonesPerPlugin).contains(Int(d.backbone_count)) else {
             throw PluginError.invalid("the descriptor lists \(d.backbone_count) backbones, not 0 to \(Limits.backbonesPerPlugin)")
         }
@@ -40,7 +40,7 @@ enum PluginLoader {
         let pluginVersion = try d.plugin_version.map { try PluginText.read($0, what: "plugin version") } ?? "?"
         return try (0..<Int(d.backbone_count)).map { i in
             guard let bp = d.backbones[i] else { throw PluginError.invalid("backbone \(i) is NULL") }
-            let b = try readVersioned(bp, what: "backbone descriptor \(i)")
+            let b = try readVersioned(bp, minimum: ABIStruct.size(through: \ft_backbone_desc.build), what: "backbone descriptor \(i)").value
             return try Backbone(descriptor: b, index: i, pluginPath: path, pluginName: pluginName, pluginVersion: pluginVersion)
         }
     }
@@ -58,8 +58,10 @@ enum PluginLoader {
     }
 
     /// The struct at `p`, copied only after its leading `struct_size`, `abi_major` and
-    /// `abi_minor` (read alone) show the major version matches and the struct is whole.
-    static func readVersioned<T>(_ p: UnsafePointer<T>, what: String) throws -> T {
+    /// `abi_minor` (read alone) show the major version matches and the struct holds ABI 1.0's
+    /// fields (`minimum` bytes); it is read no further than its `struct_size`, so the fields a
+    /// plugin built against an older minor version does not know read as zero (`ABIStruct`).
+    static func readVersioned<T>(_ p: UnsafePointer<T>, minimum: Int, what: String) throws -> (value: T, size: UInt32) {
         let front = UnsafeRawPointer(p)
         let size = front.load(as: UInt32.self)
         let major = front.load(fromByteOffset: 4, as: UInt32.self)
@@ -67,10 +69,9 @@ enum PluginLoader {
         guard major == FT_ABI_MAJOR else {
             throw PluginError.abiMismatch(major: major, minor: minor)
         }
-        let needed = MemoryLayout<T>.size
-        guard Int(size) >= needed else {
-            throw PluginError.invalid("\(what) is \(size) bytes, ABI \(major).\(minor) needs at least \(needed)")
+        guard Int(size) >= minimum else {
+            throw PluginError.invalid("\(what) is \(size) bytes, ABI \(major).\(minor) needs at least \(minimum)")
         }
-        return p.pointee
+        return (ABIStruct.copy(p, size: size), size)
     }
 }

@@ -38,6 +38,8 @@ public enum Limits {
     public static let minimumImageSide = 16
     /// Channels of one activation, and the width of a head layer or of a backbone's features.
     public static let channels = 65_536
+    /// Nodes one concatenation joins (DenseNet-121's widest joins 25).
+    public static let concatInputs = 1024
     /// Classes of one classifier.
     public static let classes = 100_000
     /// UTF-8 bytes of one name read from outside: a class, a backbone, a plugin version.

@@ -9,8 +9,12 @@
  * Rules that keep the ABI stable:
  *   - C only, fixed-width integer types and float only: no enums, bitfields, long or varargs.
  *   - Every struct starts with struct_size, abi_major, abi_minor (parameter structs with
- *     struct_size alone). A reader reads a field only if it lies inside struct_size.
+ *     struct_size alone), and its writer sets struct_size to sizeof the struct it was built with.
  *   - The major version must match; a minor version only appends fields at the end.
+ *   - A reader reads a field only if it lies inside struct_size: FT_HAS_FIELD below is that rule,
+ *     and host and plugins both use it. So a plugin built against 1.0 loads in a 1.1 host (the
+ *     host reads its shorter descriptor and treats the newer fields as absent), and a 1.1 plugin
+ *     asks FT_HAS_FIELD(host, ft_host_api, concat) before calling an operation 1.0 lacks.
  *   - Node ids are int32; a negative id means an error, whose reason the builder keeps
  *     (a plugin may add its own with set_error).
  *
@@ -19,6 +23,7 @@
 #ifndef FINETUNE_PLUGIN_H
 #define FINETUNE_PLUGIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -26,7 +31,21 @@ extern "C" {
 #endif
 
 #define FT_ABI_MAJOR 1u
-#define FT_ABI_MINOR 0u
+#define FT_ABI_MINOR 1u
+
+/* 1 when a struct of struct_size bytes holds the bytes [offset, offset + size), else 0. */
+static inline int ft_struct_holds(uint32_t struct_size, size_t offset, size_t size) {
+    return offset <= struct_size && size <= struct_size - offset;
+}
+
+/* 1 when the struct at p (NULL gives 0), whose first member is struct_size, was written by code
+ * that knew `field`: read a field added after 1.0 only when this says so. */
+#define FT_HAS_FIELD(p, type, field) \
+    ((p) != NULL && ft_struct_holds(((const type *)(p))->struct_size, offsetof(type, field), sizeof(((type *)0)->field)))
+
+/* The size of `type` through `field`: the least struct_size a reader accepts when `field` is the
+ * last one of the version it needs (ABI 1.0 descriptors end at build, the 1.0 table at set_error). */
+#define FT_SIZE_THROUGH(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
 
 /* The exported entry point's name, for dlsym. */
 #define FT_ENTRY_SYMBOL "finetune_plugin_entry"
@@ -94,6 +113,15 @@ typedef struct ft_host_api {
     int32_t (*set_features)(ft_builder *b, int32_t x);
     /* Records why build() is about to fail. */
     void (*set_error)(ft_builder *b, const char *message);
+
+    /* ---- ABI 1.1: check each with FT_HAS_FIELD(host, ft_host_api, name) before calling it. ---- */
+
+    /* Concatenation along channels of `count` nodes with the same N, H and W (torch.cat(dim=1)). */
+    int32_t (*concat)(ft_builder *b, const char *name, const int32_t *inputs, int32_t count);
+    /* Channels [start, start + length) of x (Tensor.narrow(1, start, length), a half of chunk(2, 1)). */
+    int32_t (*narrow)(ft_builder *b, const char *name, int32_t x, int32_t start, int32_t length);
+    /* ShuffleNet's channel shuffle: view (groups, C / groups), transpose, flatten. */
+    int32_t (*channel_shuffle)(ft_builder *b, const char *name, int32_t x, int32_t groups);
 } ft_host_api;
 
 /* One backbone a plugin provides. */

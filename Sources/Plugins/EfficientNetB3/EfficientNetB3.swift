@@ -8,6 +8,7 @@
 // passes no norm_layer for B0-B4, so it is plain nn.BatchNorm2d (eps 1e-5, momentum 0.1); only
 // B5-B7 and the V2 models use eps 1e-3.
 import PluginABI
+import PluginKit
 
 /// EfficientNet-B0's MBConv stages (torchvision's bneck_conf rows): expansion ratio, kernel,
 /// stride of the first block, input and output channels, blocks. Stage k is features.k.

@@ -6,6 +6,7 @@
 // Conv2dNormActivation), without the classifier: the host attaches it. Layers carry torchvision's
 // state_dict names (features.N...).
 import PluginABI
+import PluginKit
 
 /// torchvision's inverted_residual_setting: expansion t, output channels c, repeats n, stride s
 /// of the row's first block. Row k is layer group "stage<k>". (At width 1.0 every c is already a

@@ -5,6 +5,7 @@
 // (torchvision/models/resnet.py: ResNet with BasicBlock, layers [2, 2, 2, 2]), without the
 // final fc layer: the host attaches the classifier. Layers carry torchvision's state_dict names.
 import PluginABI
+import PluginKit
 
 /// layer1...layer4: BasicBlocks per stage, width, stride of the stage's first block.
 private let stages: [(blocks: Int, width: Int32, stride: Int32)] = [

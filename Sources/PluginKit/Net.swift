@@ -1,0 +1,184 @@
+// Net.swift — a thin Swift face on the host's builder table (ft_host_api) and the descriptor
+// plumbing, for backbone plugins written in Swift. PluginKit depends on PluginABI alone and is
+// linked into each plugin library, which is all a plugin needs besides its own code.
+import PluginABI
+
+/// Thrown when the host returns a negative id; the host already keeps the reason.
+public struct BuildFailed: Error {}
+
+/// The graph being recorded: every method adds one node and returns its id, or throws.
+/// Layer names are torchvision state_dict prefixes, so pretrained weights load by name.
+///
+/// The host's table is read through its pointer and no further than its `struct_size`: an
+/// operation added after ABI 1.0 is looked up with the header's rule (FT_HAS_FIELD) and, when
+/// the host is older, the build fails with a message naming the operation.
+public struct Net {
+    let host: UnsafePointer<ft_host_api>
+    let b: OpaquePointer?
+
+    private func check(_ id: Int32) throws -> Int32 {
+        guard id >= 0 else { throw BuildFailed() }
+        return id
+    }
+
+    /// The host's entry for an operation added in ABI 1.1 (`field`), or a failed build that says
+    /// which operation this host lacks.
+    private func operation<F>(_ field: KeyPath<ft_host_api, F?>, _ name: String) throws -> F {
+        let offset = MemoryLayout<ft_host_api>.offset(of: field)!
+        // Read alone, through a raw pointer: a 1.0 host's table ends before the field.
+        if ft_struct_holds(host.pointee.struct_size, offset, MemoryLayout<F?>.size) != 0,
+           let f = UnsafeRawPointer(host).load(fromByteOffset: offset, as: F?.self) {
+            return f
+        }
+        let message = "the backbone needs the builder operation '\(name)' (plugin ABI 1.1), which this host "
+            + "(ABI \(host.pointee.abi_major).\(host.pointee.abi_minor)) lacks: update finetune"
+        message.withCString { host.pointee.set_error!(b, $0) }
+        throw BuildFailed()
+    }
+
+    public func group(_ name: String) throws {
+        _ = try check(name.withCString { host.pointee.begin_group!(b, $0) })
+    }
+
+    public func input(channels: Int32) throws -> Int32 {
+        try check(host.pointee.input!(b, channels))
+    }
+
+    /// Square kernel, symmetric padding (k - 1) / 2 (dilation 1), as torchvision's layers use.
+    public func conv(_ name: String, _ x: Int32, out: Int32, kernel k: Int32, stride s: Int32 = 1,
+              groups: Int32 = 1, bias: Bool = false) throws -> Int32 {
+        let pad = (k - 1) / 2
+        var p = ft_conv2d_params(
+            struct_size: UInt32(MemoryLayout<ft_conv2d_params>.size), out_channels: out,
+            kernel_h: k, kernel_w: k, stride_h: s, stride_w: s,
+            pad_top: pad, pad_bottom: pad, pad_left: pad, pad_right: pad,
+            dilation_h: 1, dilation_w: 1, groups: groups, bias: bias ? 1 : 0)
+        return try check(name.withCString { host.pointee.conv2d!(b, $0, x, &p) })
+    }
+
+    /// nn.BatchNorm2d's defaults (eps 1e-5, momentum 0.1), which all three torchvision models use.
+    public func batchNorm(_ name: String, _ x: Int32, eps: Float = 1e-5, momentum: Float = 0.1) throws -> Int32 {
+        try check(name.withCString { host.pointee.batch_norm!(b, $0, x, eps, momentum) })
+    }
+
+    public func activation(_ name: String, _ x: Int32, _ kind: Int32) throws -> Int32 {
+        try check(name.withCString { host.pointee.activation!(b, $0, x, kind) })
+    }
+
+    /// torchvision's Conv2dNormActivation: a Sequential named `<prefix>.0` (conv, no bias),
+    /// `<prefix>.1` (batch norm) and, when `activation` is given, `<prefix>.2`.
+    public func convNormActivation(_ prefix: String, _ x: Int32, out: Int32, kernel: Int32, stride: Int32 = 1,
+                            groups: Int32 = 1, activation kind: Int32?) throws -> Int32 {
+        var y = try conv("\(prefix).0", x, out: out, kernel: kernel, stride: stride, groups: groups)
+        y = try batchNorm("\(prefix).1", y)
+        if let kind { y = try activation("\(prefix).2", y, kind) }
+        return y
+    }
+
+    public func add(_ name: String, _ x: Int32, _ y: Int32) throws -> Int32 {
+        try check(name.withCString { host.pointee.add!(b, $0, x, y) })
+    }
+
+    public func channelMultiply(_ name: String, _ x: Int32, scale: Int32) throws -> Int32 {
+        try check(name.withCString { host.pointee.channel_multiply!(b, $0, x, scale) })
+    }
+
+    /// Max pooling with a square window and symmetric padding, floor rounding (ceil_mode=False).
+    public func maxPool(_ name: String, _ x: Int32, kernel k: Int32, stride s: Int32, padding pad: Int32) throws -> Int32 {
+        var p = ft_pool_params(
+            struct_size: UInt32(MemoryLayout<ft_pool_params>.size), kernel_h: k, kernel_w: k,
+            stride_h: s, stride_w: s, pad_top: pad, pad_bottom: pad, pad_left: pad, pad_right: pad,
+            ceil_mode: 0, count_include_pad: 0)
+        return try check(name.withCString { host.pointee.max_pool!(b, $0, x, &p) })
+    }
+
+    public func globalAvgPool(_ name: String, _ x: Int32) throws -> Int32 {
+        try check(name.withCString { host.pointee.global_avg_pool!(b, $0, x) })
+    }
+
+    public func stochasticDepth(_ name: String, _ x: Int32, p: Float) throws -> Int32 {
+        try check(name.withCString { host.pointee.stochastic_depth!(b, $0, x, p) })
+    }
+
+    public func setFeatures(_ x: Int32) throws {
+        _ = try check(host.pointee.set_features!(b, x))
+    }
+
+    // ABI 1.1
+
+    /// torch.cat(xs, dim=1).
+    public func concat(_ name: String, _ xs: [Int32]) throws -> Int32 {
+        let f = try operation(\.concat, "concat")
+        return try check(name.withCString { n in xs.withUnsafeBufferPointer { f(b, n, $0.baseAddress, Int32($0.count)) } })
+    }
+
+    /// x.narrow(1, start, length).
+    public func narrow(_ name: String, _ x: Int32, start: Int32, length: Int32) throws -> Int32 {
+        let f = try operation(\.narrow, "narrow")
+        return try check(name.withCString { f(b, $0, x, start, length) })
+    }
+
+    /// torchvision's channel_shuffle(x, groups).
+    public func channelShuffle(_ name: String, _ x: Int32, groups: Int32) throws -> Int32 {
+        let f = try operation(\.channel_shuffle, "channel_shuffle")
+        return try check(name.withCString { f(b, $0, x, groups) })
+    }
+}
+
+/// The `build` entry of a backbone descriptor: runs `body` against the host's table and returns
+/// 0, or 1 when the host rejected a layer (it keeps the reason) or its table is too old.
+public func runBuild(_ host: UnsafePointer<ft_host_api>?, _ b: OpaquePointer?, _ body: (Net) throws -> Void) -> Int32 {
+    // ABI 1.0's table ends at set_error; the operations after it are checked as they are used.
+    func size<F>(through field: KeyPath<ft_host_api, F>) -> Int { MemoryLayout<ft_host_api>.offset(of: field)! + MemoryLayout<F>.size }
+    let minimum = size(through: \.set_error)
+    guard let host, host.pointee.struct_size >= UInt32(minimum), host.pointee.abi_major == FT_ABI_MAJOR else { return 1 }
+    do {
+        try body(Net(host: host, b: b))
+        return 0
+    } catch {
+        return 1
+    }
+}
+
+/// A NUL-terminated copy of `s` that lives for the life of the process.
+private func permanentCString(_ s: String) -> UnsafePointer<CChar> {
+    let bytes = s.utf8CString
+    let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+    bytes.withUnsafeBufferPointer { p.initialize(from: $0.baseAddress!, count: $0.count) }
+    return UnsafePointer(p)
+}
+
+/// What a plugin says about its one backbone.
+public struct BackboneInfo {
+    public var name, summary, weightsHint: String
+    public var inFeatures, inputSize, evalResize: Int32
+    public var mean: (Float, Float, Float) = (0.485, 0.456, 0.406)  // ImageNet statistics, RGB
+    public var std: (Float, Float, Float) = (0.229, 0.224, 0.225)
+    public var build: @convention(c) (UnsafePointer<ft_host_api>?, OpaquePointer?) -> Int32
+
+    public init(name: String, summary: String, weightsHint: String, inFeatures: Int32, inputSize: Int32, evalResize: Int32,
+                mean: (Float, Float, Float) = (0.485, 0.456, 0.406), std: (Float, Float, Float) = (0.229, 0.224, 0.225),
+                build: @convention(c) (UnsafePointer<ft_host_api>?, OpaquePointer?) -> Int32) {
+        (self.name, self.summary, self.weightsHint) = (name, summary, weightsHint)
+        (self.inFeatures, self.inputSize, self.evalResize) = (inFeatures, inputSize, evalResize)
+        (self.mean, self.std, self.build) = (mean, std, build)
+    }
+}
+
+/// Allocates the plugin descriptor for one backbone; called once, never freed.
+public func makePluginDescriptor(pluginName: String, _ info: BackboneInfo) -> UnsafePointer<ft_plugin_desc> {
+    let backbone = UnsafeMutablePointer<ft_backbone_desc>.allocate(capacity: 1)
+    backbone.initialize(to: ft_backbone_desc(
+        struct_size: UInt32(MemoryLayout<ft_backbone_desc>.size), abi_major: FT_ABI_MAJOR, abi_minor: FT_ABI_MINOR,
+        name: permanentCString(info.name), summary: permanentCString(info.summary),
+        in_features: info.inFeatures, input_size: info.inputSize, eval_resize: info.evalResize,
+        mean: info.mean, std: info.std, weights_hint: permanentCString(info.weightsHint), build: info.build))
+    let list = UnsafeMutablePointer<UnsafePointer<ft_backbone_desc>?>.allocate(capacity: 1)
+    list.initialize(to: UnsafePointer(backbone))
+    let plugin = UnsafeMutablePointer<ft_plugin_desc>.allocate(capacity: 1)
+    plugin.initialize(to: ft_plugin_desc(
+        struct_size: UInt32(MemoryLayout<ft_plugin_desc>.size), abi_major: FT_ABI_MAJOR, abi_minor: FT_ABI_MINOR,
+        plugin_name: permanentCString(pluginName), plugin_version: permanentCString("1.0.0"),
+        backbone_count: 1, backbones: UnsafePointer(list)))
+    return UnsafePointer(plugin)
+}
