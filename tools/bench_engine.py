@@ -31,7 +31,7 @@ import torch
 import torchvision
 
 MODELS = {"resnet18": ("resnet18", 224), "mobilenet-v2": ("mobilenet_v2", 224),
-          "efficientnet-b3": ("efficientnet_b3", 300)}
+          "efficientnet-b3": ("efficientnet_b3", 300), "shufflenet-v2-x1.0": ("shufflenet_v2_x1_0", 224)}
 
 
 def timed(steps, body):

@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """Reference outputs from torchvision for the engine's parity tests.
 
-For resnet18, mobilenet_v2 and efficientnet_b3 with a 10-class linear head, at a reduced
-input size, this script:
+For each backbone (resnet18, mobilenet_v2, efficientnet_b3, shufflenet_v2_x1_0) with a 10-class
+linear head, at a reduced input size, this script:
   - fills every parameter and BN buffer from a counter-based generator that the Swift tests
     reproduce bit for bit (SplitMix64's mix of seed ^ FNV-1a(name) + (i+1) * golden ratio),
   - runs eval mode: the logits;
   - runs one training-mode forward and backward (stochastic depth off, as the Swift side):
     the logits, the cross-entropy loss, every parameter's gradient (its L2 norm and 32
     sampled entries), and sampled running statistics after the batch.
-It writes Tests/FineTuneCoreTests/Fixtures/parity.json (a few hundred KB).
+It writes Tests/FineTuneCoreTests/Fixtures/parity.json (the first three, a few hundred KB) and
+parity-<backbone>.json for each later one, so adding a backbone leaves the others' files alone.
 
-Run (needs torch and torchvision):  python tools/make_parity_fixtures.py
+Run (needs torch and torchvision):  python tools/make_parity_fixtures.py [BACKBONE ...]
+(default: every file; naming a backbone rewrites the file that holds it)
 """
 import json
 import math
@@ -30,7 +32,9 @@ MASK64 = (1 << 64) - 1
 # batch statistics over only a few values per channel, some sizes amplify rounding to 1e-2,
 # which would test rounding rather than the implementation.
 CASES = [("resnet18", "resnet18", "fc", 64), ("mobilenet-v2", "mobilenet_v2", "classifier", 160),
-         ("efficientnet-b3", "efficientnet_b3", "classifier", 64)]
+         ("efficientnet-b3", "efficientnet_b3", "classifier", 64),
+         ("shufflenet-v2-x1.0", "shufflenet_v2_x1_0", "fc", 96)]
+SHARED_FILE = ("resnet18", "mobilenet-v2", "efficientnet-b3")  # parity.json; later backbones get their own
 BATCH, CLASSES, SAMPLES = 2, 10, 32
 LABELS = [3, 7]
 
@@ -129,11 +133,26 @@ def ours(name, head_attr):
     return name
 
 
+def fixture_file(key):
+    return "parity.json" if key in SHARED_FILE else f"parity-{key}.json"
+
+
 def main():
     torch.set_num_threads(2)
+    known = [case[0] for case in CASES]
+    unknown = [k for k in sys.argv[1:] if k not in known]
+    if unknown:
+        sys.exit(f"unknown backbone {', '.join(unknown)}; known: {', '.join(known)}")
+    files = {fixture_file(k) for k in sys.argv[1:]} or {fixture_file(k) for k in known}
+    for name in sorted(files):
+        write_fixture(reference([case for case in CASES if fixture_file(case[0]) == name]), name)
+
+
+def reference(cases):
+    """The fixture's contents for `cases`."""
     out = {"seed": SEED, "batch": BATCH, "classes": CLASSES, "torch": torch.__version__,
            "torchvision": torchvision.__version__, "models": {}}
-    for key, tv_name, head_attr, size in CASES:
+    for key, tv_name, head_attr, size in cases:
         model, eval_logits, logits, loss = run(tv_name, head_attr, size, torch.float64)
         single = dict(run(tv_name, head_attr, size, torch.float32)[0].named_parameters())
         largest = max(float(p.grad.norm()) for p in model.parameters())
@@ -151,7 +170,7 @@ def main():
             "running_stats": buffers,
         }
         print(f"{key}: loss {loss:.6f}, {len(grads)} gradients, conditioning {conditioning:.1e}", file=sys.stderr)
-    write_fixture(out, "parity.json")
+    return out
 
 
 def write_fixture(out, name):

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Write the reference tensor lists the built-in backbone plugins are tested against.
 
-For each of torchvision's resnet18, mobilenet_v2 and efficientnet_b3 (built with weights=None,
-so nothing is downloaded), this writes
+For each of torchvision's resnet18, mobilenet_v2, efficientnet_b3 and shufflenet_v2_x1_0 (built
+with weights=None, so nothing is downloaded), this writes
 
-    Tests/FineTuneCoreTests/Fixtures/<backbone>.names.txt      (<backbone>: resnet18, mobilenet-v2, efficientnet-b3)
+    Tests/FineTuneCoreTests/Fixtures/<backbone>.names.txt      (<backbone>: finetune's name for it)
 
 with one line per state_dict entry of the backbone, in state_dict order, leaving out the
 classifier (``fc.*``, ``classifier.*``), which the host attaches itself:
@@ -33,6 +33,7 @@ BACKBONES = {
     "resnet18": models.resnet18,
     "mobilenet-v2": models.mobilenet_v2,
     "efficientnet-b3": models.efficientnet_b3,
+    "shufflenet-v2-x1.0": models.shufflenet_v2_x1_0,
 }
 CLASSIFIER_PREFIXES = ("fc.", "classifier.")
 DEFAULT_OUT = pathlib.Path(__file__).resolve().parent.parent / "Tests" / "FineTuneCoreTests" / "Fixtures"

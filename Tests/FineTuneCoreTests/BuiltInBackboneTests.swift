@@ -12,9 +12,10 @@ final class BuiltInBackboneTests: XCTestCase {
         "resnet18": (11_176_512, 512, 224, 256, 11_689_512),
         "mobilenet-v2": (2_223_872, 1280, 224, 256, 3_504_872),
         "efficientnet-b3": (10_696_232, 1536, 300, 320, 12_233_232),
+        "shufflenet-v2-x1.0": (1_253_604, 1024, 224, 256, 2_278_604),
     ]
 
-    func testAllThreeLoadWithoutProblems() {
+    func testAllLoadWithoutProblems() {
         XCTAssertEqual(Self.catalog.problems.map(\.description), [])
         XCTAssertEqual(Set(Self.catalog.backbones.map(\.name)), Set(expected.keys))
     }
@@ -54,6 +55,8 @@ final class BuiltInBackboneTests: XCTestCase {
             XCTAssertEqual(try Self.catalog.backbone(named: name).makeGraph().groups,
                            ["stem"] + (1...7).map { "stage\($0)" } + ["head_conv"], name)
         }
+        XCTAssertEqual(try Self.catalog.backbone(named: "shufflenet-v2-x1.0").makeGraph().groups,
+                       ["stem", "stage2", "stage3", "stage4", "conv5"])
     }
 
     func testEfficientNetStochasticDepthSchedule() throws {

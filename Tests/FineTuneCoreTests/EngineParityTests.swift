@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import FineTuneCore
 
-/// The three backbones with a 10-class linear head against torchvision (fixture written by
+/// The built-in backbones with a 10-class linear head against torchvision (fixture written by
 /// tools/make_parity_fixtures.py): eval-mode logits, and for one training step the logits,
 /// the loss, every parameter's gradient and the updated BN running statistics.
 ///
@@ -36,17 +36,20 @@ final class EngineParityTests: XCTestCase {
         var value: [Double]
     }
 
-    static let fixture: Fixture = {
-        let url = Bundle.module.url(forResource: "Fixtures/parity", withExtension: "json")!
+    /// parity.json holds the first three backbones; each later one has parity-<name>.json.
+    static func fixture(_ file: String) -> Fixture {
+        let url = Bundle.module.url(forResource: "Fixtures/\(file)", withExtension: "json")!
         return try! JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
-    }()
+    }
+    static let fixture = fixture("parity")
 
     func testResNet18() throws { try check("resnet18") }
     func testMobileNetV2() throws { try check("mobilenet-v2") }
     func testEfficientNetB3() throws { try check("efficientnet-b3") }
+    func testShuffleNetV2() throws { try check("shufflenet-v2-x1.0", in: Self.fixture("parity-shufflenet-v2-x1.0")) }
 
-    func check(_ name: String) throws {
-        let f = Self.fixture, c = f.models[name]!
+    func check(_ name: String, in fixture: Fixture = EngineParityTests.fixture) throws {
+        let f = fixture, c = f.models[name]!
         let backbone = try BuiltInBackboneTests.catalog.backbone(named: name)
         var graph = try backbone.makeClassifier(classes: f.classes, inputSize: c.input_size)
         // Stochastic depth is random; the reference turns it off, and so does this test.

@@ -58,6 +58,18 @@ final class PluginABIVersionTests: CLITestCase {
         XCTAssertFalse(Self.calledPastTheEnd)
     }
 
+    /// The built-in ShuffleNetV2 (a Swift plugin on PluginKit) on the same 1.0 table.
+    func testASwiftPluginOnAnABI10HostNamesTheOperation() throws {
+        let backbone = try PluginCatalog(directories: [PluginCatalog.executableDir!]).backbone(named: "shufflenet-v2-x1.0")
+        var old = HostAPI.table
+        old.struct_size = UInt32(ABIStruct.size(through: \ft_host_api.set_error))
+        old.abi_minor = 0
+        XCTAssertThrowsError(try GraphBuilder(inputHeight: 64, inputWidth: 64).run(backbone.build, table: old)) { error in
+            XCTAssertTrue("\(error)".contains("the backbone needs the builder operation 'concat' (plugin ABI 1.1), which this host (ABI 1.0) lacks: update finetune"), "\(error)")
+        }
+        XCTAssertNoThrow(try GraphBuilder(inputHeight: 64, inputWidth: 64).run(backbone.build, table: HostAPI.table))
+    }
+
     nonisolated(unsafe) static var calledPastTheEnd = false
 
     static let splitPlugin = """
