@@ -2,7 +2,7 @@
 import PackageDescription
 
 /// Built-in backbones: each is a dynamic library loaded at run time through the plugin ABI.
-let builtInPlugins = ["ResNet18", "MobileNetV2", "EfficientNetB3", "ShuffleNetV2"]
+let builtInPlugins = ["ResNet", "MobileNetV2", "EfficientNet", "ShuffleNetV2"]
 
 let package = Package(
     name: "finetune",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the reference tensor lists the built-in backbone plugins are tested against.
 
-For each of torchvision's resnet18, mobilenet_v2, efficientnet_b3 and shufflenet_v2_x1_0 (built
+For each backbone in BACKBONES below (torchvision's models built
 with weights=None, so nothing is downloaded), this writes
 
     Tests/FineTuneCoreTests/Fixtures/<backbone>.names.txt      (<backbone>: finetune's name for it)
@@ -34,6 +34,9 @@ BACKBONES = {
     "mobilenet-v2": models.mobilenet_v2,
     "efficientnet-b3": models.efficientnet_b3,
     "shufflenet-v2-x1.0": models.shufflenet_v2_x1_0,
+    "resnet34": models.resnet34,
+    "resnet50": models.resnet50,
+    "efficientnet-b0": models.efficientnet_b0,
 }
 CLASSIFIER_PREFIXES = ("fc.", "classifier.")
 DEFAULT_OUT = pathlib.Path(__file__).resolve().parent.parent / "Tests" / "FineTuneCoreTests" / "Fixtures"

@@ -165,20 +165,22 @@ public struct BackboneInfo {
     }
 }
 
-/// Allocates the plugin descriptor for one backbone; called once, never freed.
-public func makePluginDescriptor(pluginName: String, _ info: BackboneInfo) -> UnsafePointer<ft_plugin_desc> {
-    let backbone = UnsafeMutablePointer<ft_backbone_desc>.allocate(capacity: 1)
-    backbone.initialize(to: ft_backbone_desc(
-        struct_size: UInt32(MemoryLayout<ft_backbone_desc>.size), abi_major: FT_ABI_MAJOR, abi_minor: FT_ABI_MINOR,
-        name: permanentCString(info.name), summary: permanentCString(info.summary),
-        in_features: info.inFeatures, input_size: info.inputSize, eval_resize: info.evalResize,
-        mean: info.mean, std: info.std, weights_hint: permanentCString(info.weightsHint), build: info.build))
-    let list = UnsafeMutablePointer<UnsafePointer<ft_backbone_desc>?>.allocate(capacity: 1)
-    list.initialize(to: UnsafePointer(backbone))
+/// Allocates the plugin descriptor for `backbones`; called once, never freed.
+public func makePluginDescriptor(pluginName: String, _ backbones: [BackboneInfo]) -> UnsafePointer<ft_plugin_desc> {
+    let list = UnsafeMutablePointer<UnsafePointer<ft_backbone_desc>?>.allocate(capacity: backbones.count)
+    for (i, info) in backbones.enumerated() {
+        let backbone = UnsafeMutablePointer<ft_backbone_desc>.allocate(capacity: 1)
+        backbone.initialize(to: ft_backbone_desc(
+            struct_size: UInt32(MemoryLayout<ft_backbone_desc>.size), abi_major: FT_ABI_MAJOR, abi_minor: FT_ABI_MINOR,
+            name: permanentCString(info.name), summary: permanentCString(info.summary),
+            in_features: info.inFeatures, input_size: info.inputSize, eval_resize: info.evalResize,
+            mean: info.mean, std: info.std, weights_hint: permanentCString(info.weightsHint), build: info.build))
+        (list + i).initialize(to: UnsafePointer(backbone))
+    }
     let plugin = UnsafeMutablePointer<ft_plugin_desc>.allocate(capacity: 1)
     plugin.initialize(to: ft_plugin_desc(
         struct_size: UInt32(MemoryLayout<ft_plugin_desc>.size), abi_major: FT_ABI_MAJOR, abi_minor: FT_ABI_MINOR,
-        plugin_name: permanentCString(pluginName), plugin_version: permanentCString("1.0.0"),
-        backbone_count: 1, backbones: UnsafePointer(list)))
+        plugin_name: permanentCString(pluginName), plugin_version: permanentCString("1.1.0"),
+        backbone_count: Int32(backbones.count), backbones: UnsafePointer(list)))
     return UnsafePointer(plugin)
 }

@@ -13,6 +13,9 @@ final class BuiltInBackboneTests: XCTestCase {
         "mobilenet-v2": (2_223_872, 1280, 224, 256, 3_504_872),
         "efficientnet-b3": (10_696_232, 1536, 300, 320, 12_233_232),
         "shufflenet-v2-x1.0": (1_253_604, 1024, 224, 256, 2_278_604),
+        "resnet34": (21_284_672, 512, 224, 256, 21_797_672),
+        "resnet50": (23_508_032, 2048, 224, 232, 25_557_032),
+        "efficientnet-b0": (4_007_548, 1280, 224, 256, 5_288_548),
     ]
 
     func testAllLoadWithoutProblems() {
@@ -49,9 +52,11 @@ final class BuiltInBackboneTests: XCTestCase {
     }
 
     func testLayerGroupsForFreezing() throws {
-        XCTAssertEqual(try Self.catalog.backbone(named: "resnet18").makeGraph().groups,
-                       ["stem", "layer1", "layer2", "layer3", "layer4"])
-        for name in ["mobilenet-v2", "efficientnet-b3"] {
+        for name in ["resnet18", "resnet34", "resnet50"] {
+            XCTAssertEqual(try Self.catalog.backbone(named: name).makeGraph().groups,
+                           ["stem", "layer1", "layer2", "layer3", "layer4"], name)
+        }
+        for name in ["mobilenet-v2", "efficientnet-b0", "efficientnet-b3"] {
             XCTAssertEqual(try Self.catalog.backbone(named: name).makeGraph().groups,
                            ["stem"] + (1...7).map { "stage\($0)" } + ["head_conv"], name)
         }

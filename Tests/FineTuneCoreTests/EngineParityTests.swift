@@ -47,6 +47,8 @@ final class EngineParityTests: XCTestCase {
     func testMobileNetV2() throws { try check("mobilenet-v2") }
     func testEfficientNetB3() throws { try check("efficientnet-b3") }
     func testShuffleNetV2() throws { try check("shufflenet-v2-x1.0", in: Self.fixture("parity-shufflenet-v2-x1.0")) }
+    func testResNet34() throws { try check("resnet34", in: Self.fixture("parity-resnet34")) }
+    func testEfficientNetB0() throws { try check("efficientnet-b0", in: Self.fixture("parity-efficientnet-b0")) }
 
     func check(_ name: String, in fixture: Fixture = EngineParityTests.fixture) throws {
         let f = fixture, c = f.models[name]!

@@ -57,12 +57,12 @@ private func invertedResidual(_ net: Net, _ p: String, _ x: Int32, in inChannels
     return stride == 1 && inChannels == out ? try net.add("\(p).add", x, y) : y
 }
 
-private let descriptor = makePluginDescriptor(pluginName: "MobileNetV2 (built-in)", BackboneInfo(
+private let descriptor = makePluginDescriptor(pluginName: "MobileNetV2 (built-in)", [BackboneInfo(
     name: "mobilenet-v2",
     summary: "MobileNetV2 (Sandler et al. 2018): inverted residuals with linear bottlenecks, 2.2M parameters",
     weightsHint: "torchvision MobileNet_V2_Weights.IMAGENET1K_V1: mobilenet_v2-b0353104.pth",
     inFeatures: lastChannels, inputSize: 224, evalResize: 256,
-    build: { host, b in runBuild(host, b, buildMobileNetV2) }))
+    build: { host, b in runBuild(host, b, buildMobileNetV2) })])
 
 @_cdecl("finetune_plugin_entry")
 public func finetunePluginEntry(_ hostMajor: UInt32, _ hostMinor: UInt32) -> UnsafePointer<ft_plugin_desc>? {

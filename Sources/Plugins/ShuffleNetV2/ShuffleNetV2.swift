@@ -61,12 +61,12 @@ private func invertedResidual(_ net: Net, _ p: String, _ x: Int32, in inChannels
     return try net.channelShuffle("\(p).shuffle", try net.concat("\(p).cat", [left, b2]), groups: 2)
 }
 
-private let descriptor = makePluginDescriptor(pluginName: "ShuffleNetV2 (built-in)", BackboneInfo(
+private let descriptor = makePluginDescriptor(pluginName: "ShuffleNetV2 (built-in)", [BackboneInfo(
     name: "shufflenet-v2-x1.0",
     summary: "ShuffleNet V2 x1.0 (Ma et al. 2018): channel split, depthwise branches and channel shuffle, 1.3M parameters",
     weightsHint: "torchvision ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1: shufflenetv2_x1-5666bf0f80.pth",
     inFeatures: lastChannels, inputSize: 224, evalResize: 256,
-    build: { host, b in runBuild(host, b, buildShuffleNetV2) }))
+    build: { host, b in runBuild(host, b, buildShuffleNetV2) })])
 
 @_cdecl("finetune_plugin_entry")
 public func finetunePluginEntry(_ hostMajor: UInt32, _ hostMinor: UInt32) -> UnsafePointer<ft_plugin_desc>? {

@@ -1,8 +1,8 @@
-// EfficientNetB3.swift — the efficientnet-b3 backbone plugin.
+// EfficientNet.swift — the efficientnet-b0 and efficientnet-b3 backbone plugin.
 //
-// EfficientNet-B3 from Tan and Le, "EfficientNet: Rethinking Model Scaling for Convolutional
+// EfficientNet from Tan and Le, "EfficientNet: Rethinking Model Scaling for Convolutional
 // Neural Networks", ICML 2019 (arXiv:1905.11946), exactly as torchvision builds it
-// (torchvision/models/efficientnet.py: efficientnet_b3, width 1.2, depth 1.4, MBConv blocks with
+// (torchvision/models/efficientnet.py: efficientnet_b0 and efficientnet_b3, MBConv blocks with
 // squeeze-excitation from torchvision/ops/misc.py), without the classifier: the host attaches it.
 // Layers carry torchvision's state_dict names (features.N.M.block.K...). Batch norm: torchvision
 // passes no norm_layer for B0-B4, so it is plain nn.BatchNorm2d (eps 1e-5, momentum 0.1); only
@@ -16,7 +16,7 @@ private let b0Stages: [(expand: Int, kernel: Int32, stride: Int32, inChannels: I
     (1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3),
     (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4), (6, 3, 1, 192, 320, 1),
 ]
-private let widthMult = 1.2, depthMult = 1.4
+/// torchvision's stochastic_depth_prob, the same for every B model.
 private let stochasticDepthProb = 0.2
 
 /// torchvision's _make_divisible (from TensorFlow's MobileNet): the nearest multiple of 8, but
@@ -27,20 +27,24 @@ private func makeDivisible(_ v: Double, _ divisor: Int = 8) -> Int32 {
     return Int32(n)
 }
 
-/// B0's table scaled to B3: channels by MBConvConfig.adjust_channels, blocks by ceil(n * depth).
-private let stages = b0Stages.map { s in
-    (expand: s.expand, kernel: s.kernel, stride: s.stride,
-     inChannels: makeDivisible(Double(s.inChannels) * widthMult),
-     outChannels: makeDivisible(Double(s.outChannels) * widthMult),
-     layers: Int((Double(s.layers) * depthMult).rounded(.up)))
+/// B0's table scaled by width and depth: channels by MBConvConfig.adjust_channels, blocks by
+/// ceil(n * depth). B0 is (1.0, 1.0), B3 (1.2, 1.4).
+private func stages(width: Double, depth: Double) -> [(expand: Int, kernel: Int32, stride: Int32, inChannels: Int32, outChannels: Int32, layers: Int)] {
+    b0Stages.map { s in
+        (expand: s.expand, kernel: s.kernel, stride: s.stride,
+         inChannels: makeDivisible(Double(s.inChannels) * width),
+         outChannels: makeDivisible(Double(s.outChannels) * width),
+         layers: Int((Double(s.layers) * depth).rounded(.up)))
+    }
 }
 
-private func buildEfficientNetB3(_ net: Net) throws {
+private func buildEfficientNet(_ net: Net, width: Double, depth: Double) throws {
+    let stages = stages(width: width, depth: depth)
     try net.group("stem")
     var x = try net.input(channels: 3)
     x = try net.convNormActivation("features.0", x, out: stages[0].inChannels, kernel: 3, stride: 2,
                                    activation: FT_ACT_SILU)
-    let totalBlocks = stages.reduce(0) { $0 + $1.layers }  // 26 for B3
+    let totalBlocks = stages.reduce(0) { $0 + $1.layers }  // 16 for B0, 26 for B3
     var blockID = 0
     for (i, s) in stages.enumerated() {
         try net.group("stage\(i + 1)")
@@ -90,12 +94,20 @@ private func squeezeExcitation(_ net: Net, _ p: String, _ x: Int32, channels: In
     return try net.channelMultiply(p, x, scale: scale)
 }
 
-private let descriptor = makePluginDescriptor(pluginName: "EfficientNetB3 (built-in)", BackboneInfo(
-    name: "efficientnet-b3",
-    summary: "EfficientNet-B3 (Tan & Le 2019): compound-scaled MBConv blocks with squeeze-excitation, 10.7M parameters",
-    weightsHint: "torchvision EfficientNet_B3_Weights.IMAGENET1K_V1: efficientnet_b3_rwightman-b3899882.pth",
-    inFeatures: 1536, inputSize: 300, evalResize: 320,
-    build: { host, b in runBuild(host, b, buildEfficientNetB3) }))
+private let descriptor = makePluginDescriptor(pluginName: "EfficientNet (built-in)", [
+    BackboneInfo(
+        name: "efficientnet-b0",
+        summary: "EfficientNet-B0 (Tan & Le 2019): MBConv blocks with squeeze-excitation, 4.0M parameters",
+        weightsHint: "torchvision EfficientNet_B0_Weights.IMAGENET1K_V1: efficientnet_b0_rwightman-7f5810bc.pth",
+        inFeatures: 1280, inputSize: 224, evalResize: 256,
+        build: { host, b in runBuild(host, b) { try buildEfficientNet($0, width: 1.0, depth: 1.0) } }),
+    BackboneInfo(
+        name: "efficientnet-b3",
+        summary: "EfficientNet-B3 (Tan & Le 2019): compound-scaled MBConv blocks with squeeze-excitation, 10.7M parameters",
+        weightsHint: "torchvision EfficientNet_B3_Weights.IMAGENET1K_V1: efficientnet_b3_rwightman-b3899882.pth",
+        inFeatures: 1536, inputSize: 300, evalResize: 320,
+        build: { host, b in runBuild(host, b) { try buildEfficientNet($0, width: 1.2, depth: 1.4) } }),
+])
 
 @_cdecl("finetune_plugin_entry")
 public func finetunePluginEntry(_ hostMajor: UInt32, _ hostMinor: UInt32) -> UnsafePointer<ft_plugin_desc>? {
