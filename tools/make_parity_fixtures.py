@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Reference outputs from torchvision for the engine's parity tests.
 
-For each backbone (resnet18, mobilenet_v2, efficientnet_b3, shufflenet_v2_x1_0) with a 10-class
-linear head, at a reduced input size, this script:
+For each backbone in CASES below (torchvision's resnet18, mobilenet_v2, efficientnet_b3, ...) with
+a 10-class linear head, at a reduced input size, this script:
   - fills every parameter and BN buffer from a counter-based generator that the Swift tests
     reproduce bit for bit (SplitMix64's mix of seed ^ FNV-1a(name) + (i+1) * golden ratio),
   - runs eval mode: the logits;
@@ -34,7 +34,7 @@ MASK64 = (1 << 64) - 1
 CASES = [("resnet18", "resnet18", "fc", 64), ("mobilenet-v2", "mobilenet_v2", "classifier", 160),
          ("efficientnet-b3", "efficientnet_b3", "classifier", 64),
          ("shufflenet-v2-x1.0", "shufflenet_v2_x1_0", "fc", 96), ("resnet34", "resnet34", "fc", 64),
-         ("efficientnet-b0", "efficientnet_b0", "classifier", 64)]
+         ("efficientnet-b0", "efficientnet_b0", "classifier", 64), ("regnet-y-800mf", "regnet_y_800mf", "fc", 64)]
 # resnet50 is not here: with batch statistics over 2 samples its float32 gradients stay 1e-2 from
 # float64 at every size tried (32 to 160 px, batch 2 and 4); make_frozen_bn_fixtures.py covers it.
 SHARED_FILE = ("resnet18", "mobilenet-v2", "efficientnet-b3")  # parity.json; later backbones get their own

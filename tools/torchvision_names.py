@@ -37,6 +37,7 @@ BACKBONES = {
     "resnet34": models.resnet34,
     "resnet50": models.resnet50,
     "efficientnet-b0": models.efficientnet_b0,
+    "regnet-y-800mf": models.regnet_y_800mf,
 }
 CLASSIFIER_PREFIXES = ("fc.", "classifier.")
 DEFAULT_OUT = pathlib.Path(__file__).resolve().parent.parent / "Tests" / "FineTuneCoreTests" / "Fixtures"

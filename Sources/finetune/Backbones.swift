@@ -9,12 +9,14 @@ struct Backbones: ParsableCommand {
         Plugins load from --plugin-dir folders, then FINETUNE_PLUGIN_PATH (colon-separated), \
         then the per-user folder $XDG_DATA_HOME/finetune/plugins (default \
         ~/.local/share/finetune/plugins), then the folder of this executable; never from the \
-        current directory. Broken plugin files are reported on stderr, one line each; the others still list.
+        current directory. Broken plugin files are reported on stderr, one line each; the others still list. \
+        Parameters are the backbone's without a head; GFLOPs are one image's forward pass at the \
+        backbone's input size, a multiply-add counted as 2 (torchvision's tables count multiply-adds).
         """)
 
     @OptionGroup var plugins: PluginOptions
 
-    @Flag(help: "Print a JSON array: name, in_features, input_size, eval_resize, parameters, plugin, ...")
+    @Flag(help: "Print a JSON array: name, in_features, input_size, eval_resize, parameters, gflops, plugin, ...")
     var json = false
 
     func run() throws {
@@ -30,11 +32,11 @@ struct Backbones: ParsableCommand {
                   + "\(PluginCatalog.userPluginDir() ?? "~/.local/share/finetune/plugins") or pass --plugin-dir.")
             return
         }
-        let rows = [["name", "in_features", "input", "eval resize", "parameters", "plugin"]] + infos.map {
+        let rows = [["name", "in_features", "input", "eval resize", "parameters", "GFLOPs", "plugin"]] + infos.map {
             [$0.name.terminalSafe, String($0.in_features), String($0.input_size), String($0.eval_resize),
-             formatCount($0.parameters), $0.plugin.terminalSafe]
+             formatCount($0.parameters), String(format: "%.2f", $0.gflops), $0.plugin.terminalSafe]
         }
-        let widths = (0..<6).map { c in rows.map { $0[c].count }.max()! }
+        let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max()! }
         for row in rows {
             print(row.enumerated().map { c, cell in
                 cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)

@@ -16,6 +16,7 @@ final class BuiltInBackboneTests: XCTestCase {
         "resnet34": (21_284_672, 512, 224, 256, 21_797_672),
         "resnet50": (23_508_032, 2048, 224, 232, 25_557_032),
         "efficientnet-b0": (4_007_548, 1280, 224, 256, 5_288_548),
+        "regnet-y-800mf": (5_647_512, 784, 224, 232, 6_432_512),
     ]
 
     func testAllLoadWithoutProblems() {
@@ -60,6 +61,7 @@ final class BuiltInBackboneTests: XCTestCase {
             XCTAssertEqual(try Self.catalog.backbone(named: name).makeGraph().groups,
                            ["stem"] + (1...7).map { "stage\($0)" } + ["head_conv"], name)
         }
+        XCTAssertEqual(try Self.catalog.backbone(named: "regnet-y-800mf").makeGraph().groups, ["stem"] + (1...4).map { "block\($0)" })
         XCTAssertEqual(try Self.catalog.backbone(named: "shufflenet-v2-x1.0").makeGraph().groups,
                        ["stem", "stage2", "stage3", "stage4", "conv5"])
     }

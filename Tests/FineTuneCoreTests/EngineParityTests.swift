@@ -49,6 +49,7 @@ final class EngineParityTests: XCTestCase {
     func testShuffleNetV2() throws { try check("shufflenet-v2-x1.0", in: Self.fixture("parity-shufflenet-v2-x1.0")) }
     func testResNet34() throws { try check("resnet34", in: Self.fixture("parity-resnet34")) }
     func testEfficientNetB0() throws { try check("efficientnet-b0", in: Self.fixture("parity-efficientnet-b0")) }
+    func testRegNetY800MF() throws { try check("regnet-y-800mf", in: Self.fixture("parity-regnet-y-800mf")) }
 
     func check(_ name: String, in fixture: Fixture = EngineParityTests.fixture) throws {
         let f = fixture, c = f.models[name]!

@@ -8,6 +8,9 @@ public struct BackboneInfo: Codable, Equatable, Sendable {
     public var eval_resize: Int
     /// Backbone parameters, without any head.
     public var parameters: Int
+    /// Forward GFLOPs of one image at `input_size` (convolutions and linear layers, a multiply-add
+    /// counted as 2 FLOPs, as `finetune bench`'s GFLOP/s; torchvision's tables count multiply-adds).
+    public var gflops: Double
     public var mean: [Float]
     public var std: [Float]
     public var weights: String
@@ -21,7 +24,9 @@ public struct BackboneInfo: Codable, Equatable, Sendable {
         in_features = b.inFeatures
         input_size = b.inputSize
         eval_resize = b.evalResize
-        parameters = try b.makeGraph().parameterCount
+        let graph = try b.makeGraph()
+        parameters = graph.parameterCount
+        gflops = (Double(graph.forwardFLOPsPerSample) / 1e7).rounded() / 100
         mean = b.mean
         std = b.std
         weights = b.weightsHint
