@@ -1,6 +1,7 @@
 /// What an executor allocates, counted before it allocates (see `MemoryBudget`).
 extension Executor {
-    /// Floats of the activation, gradient, scratch, segment, mask and folded-weight buffers
+    /// Floats of the activation, gradient, scratch, segment, mask and folded-weight buffers (with
+    /// the transformed weights of folded Winograd convolutions)
     /// `init` allocates for `plan` over `batchSize` samples; nil when the count overflows.
     static func floatsToAllocate(_ plan: ExecutionPlan, graph: Graph, geometry: [ConvGeometry?], batchSize: Int,
                                  training: Bool) -> Int? {
@@ -18,6 +19,7 @@ extension Executor {
         for conv in plan.foldedConvs.map(\.conv) {
             terms.append(nodes[conv].tensors.first.flatMap { CheckedSize.product(of: $0.shape) })
             terms.append(nodes[conv].outputShape.channels)
+            if let g = geometry[conv], WinogradConv3x3.applies(g) { terms.append(WinogradConv3x3.transformedCount(g)) }
         }
         return MemoryBudget.total(terms)
     }

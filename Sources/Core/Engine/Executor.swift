@@ -50,8 +50,10 @@ public final class Executor {
     var batchStats: [FloatBuffer?]
     /// Per dropout / stochastic depth node in training mode.
     var masks: [FloatBuffer?]
-    /// Folded weights and biases per folded BN node, rebuilt when the model's version changes.
-    var folded: [(weight: FloatBuffer, bias: FloatBuffer)?]
+    /// Folded weights and biases per folded BN node, rebuilt when the model's version changes;
+    /// for a Winograd convolution also its transformed weights, so passes of a few samples do not
+    /// transform them again each time.
+    var folded: [(weight: FloatBuffer, bias: FloatBuffer, winograd: FloatBuffer?)?]
     var foldedVersion = -1
     var geometry: [ConvGeometry?]
     var pointers: [UnsafeMutablePointer<Float>?]
@@ -264,8 +266,8 @@ public final class Executor {
         case (.batchNorm, .foldedConv(let conv)):
             var g = geometry[conv]!; g.n = n
             let f = folded[id]!
-            runConv(g, x: pointers[graph.nodes[conv].inputs[0]]!, weight: f.weight.pointer, bias: f.bias.pointer,
-                    activation: plan.epilogue[id], y: y)
+            runConv(g, x: pointers[graph.nodes[conv].inputs[0]]!, weight: f.weight.pointer, winogradKernels: f.winograd?.pointer,
+                    bias: f.bias.pointer, activation: plan.epilogue[id], y: y)
         case (.conv2d, _):
             var g = geometry[id]!; g.n = n
             runConv(g, x: x(), weight: s[0].value.pointer, bias: s.count > 1 ? s[1].value.pointer : nil,
@@ -327,12 +329,13 @@ public final class Executor {
         }
     }
 
-    func runConv(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    func runConv(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, winogradKernels: UnsafePointer<Float>? = nil,
                  bias: UnsafePointer<Float>?, activation: Activation?, y: UnsafeMutablePointer<Float>) {
         if g.isDepthwise {
             DepthwiseConv2D.forward(g, x: x, weight: weight, bias: bias, activation: activation, y: y)
         } else {
-            Conv2D.forward(g, x: x, weight: weight, bias: bias, activation: activation, y: y, scratch: scratch.pointer)
+            Conv2D.forward(g, x: x, weight: weight, winogradKernels: winogradKernels, bias: bias, activation: activation, y: y,
+                           scratch: scratch.pointer)
         }
     }
 
@@ -345,7 +348,9 @@ public final class Executor {
             let cs = model.slots(of: conv), bn = model.slots(of: node.id)
             let oc = node.outputShape.channels
             let weight = cs[0].value, perOut = weight.count / oc
-            let f = folded[node.id] ?? (FloatBuffer(count: weight.count), FloatBuffer(count: oc))
+            let winograd = geometry[conv].map(WinogradConv3x3.applies) ?? false
+            let f = folded[node.id] ?? (FloatBuffer(count: weight.count), FloatBuffer(count: oc),
+                                        winograd ? FloatBuffer(count: WinogradConv3x3.transformedCount(geometry[conv]!)) : nil)
             let depthwise = model.isDepthwise(conv)
             for o in 0..<oc {
                 let scale = bn[0].value[o] / (bn[3].value[o] + eps).squareRoot()
@@ -357,6 +362,7 @@ public final class Executor {
                     f.weight[i] = weight[i] * scale
                 }
             }
+            if let u = f.winograd { WinogradConv3x3.transform(f.weight.pointer, oc: oc, c: geometry[conv]!.c, into: u.pointer) }
             folded[node.id] = f
         }
         foldedVersion = model.version

@@ -27,11 +27,15 @@ enum Conv2D {
     /// - Parameter activation: applied after the bias, chunk by chunk while the output is in cache
     ///   (inference, where an activation follows the convolution directly).
     /// - Parameter winograd: false forces im2col (the reference the Winograd tests compare with).
+    /// - Parameter winogradKernels: for a Winograd layer, its weights already transformed
+    ///   (`WinogradConv3x3.transform`), when they do not change between calls.
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        winogradKernels: UnsafePointer<Float>? = nil,
                         bias: UnsafePointer<Float>?, activation: Activation? = nil,
                         y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, winograd: Bool = true) {
         if winograd, WinogradConv3x3.applies(g) {
-            WinogradConv3x3.forward(g, x: x, weight: weight, bias: bias, activation: activation, y: y, scratch: scratch)
+            WinogradConv3x3.forward(g, x: x, weight: weight, transformed: winogradKernels, bias: bias, activation: activation,
+                                    y: y, scratch: scratch)
             return
         }
         if g.isPointwise, g.groups == 1 {

@@ -33,13 +33,27 @@ enum WinogradConv3x3 {
         16 * g.oc * g.c + 16 * tilesPerPass(g) * (g.c + g.oc)
     }
 
-    /// y = conv(x, weight) + bias, then the activation.
+    /// y = conv(x, weight) + bias, then the activation. `transformed`: the weights' U from
+    /// `transform(_:oc:c:into:)`, for weights that do not change between calls (inference);
+    /// nil transforms them into the scratch first.
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        transformed: UnsafePointer<Float>? = nil,
                         bias: UnsafePointer<Float>?, activation: Activation?, y: UnsafeMutablePointer<Float>,
                         scratch: UnsafeMutablePointer<Float>) {
-        transformKernels(weight, oc: g.oc, c: g.c, rotated: false, u: scratch)
-        convolve(g, input: x, inChannels: g.c, outChannels: g.oc, u: scratch, uIsOutByIn: true,
+        let u = transformed ?? {
+            transformKernels(weight, oc: g.oc, c: g.c, rotated: false, u: scratch)
+            return UnsafePointer(scratch)
+        }()
+        convolve(g, input: x, inChannels: g.c, outChannels: g.oc, u: u, uIsOutByIn: true,
                  bias: bias, activation: activation, output: y, scratch: scratch + 16 * g.oc * g.c)
+    }
+
+    /// Floats of the transformed weights U of a layer (16 per output and input channel pair).
+    static func transformedCount(_ g: ConvGeometry) -> Int { 16 * g.oc * g.c }
+
+    /// U of `weight` (OHWI) for `forward(..., transformed:)`.
+    static func transform(_ weight: UnsafePointer<Float>, oc: Int, c: Int, into u: UnsafeMutablePointer<Float>) {
+        transformKernels(weight, oc: oc, c: c, rotated: false, u: u)
     }
 
     /// dx = the input gradient of `forward` for output gradient dy (overwriting dx).
