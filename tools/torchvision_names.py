@@ -38,6 +38,7 @@ BACKBONES = {
     "resnet50": models.resnet50,
     "efficientnet-b0": models.efficientnet_b0,
     "regnet-y-800mf": models.regnet_y_800mf,
+    "efficientnet-v2-s": models.efficientnet_v2_s,
 }
 CLASSIFIER_PREFIXES = ("fc.", "classifier.")
 DEFAULT_OUT = pathlib.Path(__file__).resolve().parent.parent / "Tests" / "FineTuneCoreTests" / "Fixtures"

@@ -56,7 +56,7 @@ public struct Net {
         return try check(name.withCString { host.pointee.conv2d!(b, $0, x, &p) })
     }
 
-    /// nn.BatchNorm2d's defaults (eps 1e-5, momentum 0.1), which all three torchvision models use.
+    /// nn.BatchNorm2d's defaults (eps 1e-5, momentum 0.1) unless given.
     public func batchNorm(_ name: String, _ x: Int32, eps: Float = 1e-5, momentum: Float = 0.1) throws -> Int32 {
         try check(name.withCString { host.pointee.batch_norm!(b, $0, x, eps, momentum) })
     }
@@ -68,9 +68,9 @@ public struct Net {
     /// torchvision's Conv2dNormActivation: a Sequential named `<prefix>.0` (conv, no bias),
     /// `<prefix>.1` (batch norm) and, when `activation` is given, `<prefix>.2`.
     public func convNormActivation(_ prefix: String, _ x: Int32, out: Int32, kernel: Int32, stride: Int32 = 1,
-                            groups: Int32 = 1, activation kind: Int32?) throws -> Int32 {
+                            groups: Int32 = 1, activation kind: Int32?, eps: Float = 1e-5) throws -> Int32 {
         var y = try conv("\(prefix).0", x, out: out, kernel: kernel, stride: stride, groups: groups)
-        y = try batchNorm("\(prefix).1", y)
+        y = try batchNorm("\(prefix).1", y, eps: eps)
         if let kind { y = try activation("\(prefix).2", y, kind) }
         return y
     }

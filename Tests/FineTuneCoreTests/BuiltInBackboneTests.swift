@@ -17,6 +17,7 @@ final class BuiltInBackboneTests: XCTestCase {
         "resnet50": (23_508_032, 2048, 224, 232, 25_557_032),
         "efficientnet-b0": (4_007_548, 1280, 224, 256, 5_288_548),
         "regnet-y-800mf": (5_647_512, 784, 224, 232, 6_432_512),
+        "efficientnet-v2-s": (20_177_488, 1280, 384, 384, 21_458_488),
     ]
 
     func testAllLoadWithoutProblems() {
@@ -57,6 +58,8 @@ final class BuiltInBackboneTests: XCTestCase {
             XCTAssertEqual(try Self.catalog.backbone(named: name).makeGraph().groups,
                            ["stem", "layer1", "layer2", "layer3", "layer4"], name)
         }
+        XCTAssertEqual(try Self.catalog.backbone(named: "efficientnet-v2-s").makeGraph().groups,
+                       ["stem"] + (1...6).map { "stage\($0)" } + ["head_conv"])
         for name in ["mobilenet-v2", "efficientnet-b0", "efficientnet-b3"] {
             XCTAssertEqual(try Self.catalog.backbone(named: name).makeGraph().groups,
                            ["stem"] + (1...7).map { "stage\($0)" } + ["head_conv"], name)

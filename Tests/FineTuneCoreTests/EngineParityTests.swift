@@ -50,6 +50,7 @@ final class EngineParityTests: XCTestCase {
     func testResNet34() throws { try check("resnet34", in: Self.fixture("parity-resnet34")) }
     func testEfficientNetB0() throws { try check("efficientnet-b0", in: Self.fixture("parity-efficientnet-b0")) }
     func testRegNetY800MF() throws { try check("regnet-y-800mf", in: Self.fixture("parity-regnet-y-800mf")) }
+    func testEfficientNetV2S() throws { try check("efficientnet-v2-s", in: Self.fixture("parity-efficientnet-v2-s")) }
 
     func check(_ name: String, in fixture: Fixture = EngineParityTests.fixture) throws {
         let f = fixture, c = f.models[name]!
