@@ -2,7 +2,7 @@
 import PackageDescription
 
 /// Built-in backbones: each is a dynamic library loaded at run time through the plugin ABI.
-let builtInPlugins = ["ResNet", "MobileNetV2", "EfficientNet", "ShuffleNetV2", "RegNet"]
+let builtInPlugins = ["ResNet", "MobileNet", "EfficientNet", "ShuffleNetV2", "RegNet", "DenseNet"]
 
 let package = Package(
     name: "finetune",

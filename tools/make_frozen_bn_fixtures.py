@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference gradients of a training step with frozen batch-norm statistics (`--bn frozen`).
 
-torchvision's mobilenet_v2, resnet18 and resnet50 with a 10-class linear head, filled exactly as
+torchvision's mobilenet_v2, resnet18, resnet50 and densenet121 with a 10-class linear head, filled exactly as
 tools/make_parity_fixtures.py fills them (the Swift tests reproduce the values bit for bit), are
 put in eval mode with every parameter still requiring gradients: BN normalises with its running
 statistics while its weight and bias train. One forward and backward of the cross-entropy loss
@@ -25,7 +25,7 @@ from make_parity_fixtures import (BATCH, CLASSES, LABELS, SEED, fixture_files, o
                                   reference_model_and_input, summarise, write_fixture)
 
 CASES = [("resnet18", "resnet18", "fc", 64), ("mobilenet-v2", "mobilenet_v2", "classifier", 64),
-         ("resnet50", "resnet50", "fc", 64)]
+         ("resnet50", "resnet50", "fc", 64), ("densenet121", "densenet121", "classifier", 64)]
 SHARED_FILE = ("resnet18", "mobilenet-v2")
 
 

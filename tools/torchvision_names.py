@@ -7,7 +7,8 @@ with weights=None, so nothing is downloaded), this writes
     Tests/FineTuneCoreTests/Fixtures/<backbone>.names.txt      (<backbone>: finetune's name for it)
 
 with one line per state_dict entry of the backbone, in state_dict order, leaving out the
-classifier (``fc.*``, ``classifier.*``), which the host attaches itself:
+classifier (``fc.*``, ``classifier.*``; MobileNetV3's ``classifier.3.*`` alone), which the host
+attaches itself:
 
     <key> <kind> <shape>
 
@@ -39,17 +40,21 @@ BACKBONES = {
     "efficientnet-b0": models.efficientnet_b0,
     "regnet-y-800mf": models.regnet_y_800mf,
     "efficientnet-v2-s": models.efficientnet_v2_s,
+    "densenet121": models.densenet121,
+    "mobilenet-v3-large": models.mobilenet_v3_large,
 }
 CLASSIFIER_PREFIXES = ("fc.", "classifier.")
+# MobileNetV3's classifier.0 (nn.Linear 960 -> 1280) belongs to the pretrained backbone.
+OWN_CLASSIFIER_PREFIXES = {"mobilenet-v3-large": ("classifier.3.",)}
 DEFAULT_OUT = pathlib.Path(__file__).resolve().parent.parent / "Tests" / "FineTuneCoreTests" / "Fixtures"
 
 
-def backbone_lines(model):
+def backbone_lines(model, classifier_prefixes=CLASSIFIER_PREFIXES):
     """The fixture lines (without the header) and the backbone's parameter count."""
     parameter_names = {name for name, _ in model.named_parameters()}
     lines, count = [], 0
     for key, tensor in model.state_dict().items():
-        if key.startswith(CLASSIFIER_PREFIXES):
+        if key.startswith(classifier_prefixes):
             continue
         kind = "param" if key in parameter_names else "buffer"
         shape = ",".join(str(d) for d in tensor.shape) or "-"
@@ -63,7 +68,7 @@ def main():
     out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_OUT
     out.mkdir(parents=True, exist_ok=True)
     for name, constructor in BACKBONES.items():
-        lines, count = backbone_lines(constructor(weights=None))
+        lines, count = backbone_lines(constructor(weights=None), OWN_CLASSIFIER_PREFIXES.get(name, CLASSIFIER_PREFIXES))
         path = out / f"{name}.names.txt"
         header = f"# torchvision {torchvision.__version__}; backbone parameters: {count}"
         path.write_text("\n".join([header] + lines) + "\n")

@@ -30,10 +30,15 @@ public struct Net {
            let f = UnsafeRawPointer(host).load(fromByteOffset: offset, as: F?.self) {
             return f
         }
-        let message = "the backbone needs the builder operation '\(name)' (plugin ABI 1.1), which this host "
+        throw lacks("the builder operation '\(name)'")
+    }
+
+    /// Records that this host lacks `what` (an ABI 1.1 feature) and returns the error to throw.
+    private func lacks(_ what: String) -> BuildFailed {
+        let message = "the backbone needs \(what) (plugin ABI 1.1), which this host "
             + "(ABI \(host.pointee.abi_major).\(host.pointee.abi_minor)) lacks: update finetune"
         message.withCString { host.pointee.set_error!(b, $0) }
-        throw BuildFailed()
+        return BuildFailed()
     }
 
     public func group(_ name: String) throws {
@@ -61,16 +66,19 @@ public struct Net {
         try check(name.withCString { host.pointee.batch_norm!(b, $0, x, eps, momentum) })
     }
 
+    /// The kinds added in ABI 1.1 (GELU, hardswish, hardsigmoid) fail on a 1.0 host with a message.
     public func activation(_ name: String, _ x: Int32, _ kind: Int32) throws -> Int32 {
-        try check(name.withCString { host.pointee.activation!(b, $0, x, kind) })
+        let added: [Int32: String] = [FT_ACT_GELU: "gelu", FT_ACT_HARDSWISH: "hardswish", FT_ACT_HARDSIGMOID: "hardsigmoid"]
+        if let what = added[kind], host.pointee.abi_minor < 1 { throw lacks("the activation \(what)") }
+        return try check(name.withCString { host.pointee.activation!(b, $0, x, kind) })
     }
 
     /// torchvision's Conv2dNormActivation: a Sequential named `<prefix>.0` (conv, no bias),
     /// `<prefix>.1` (batch norm) and, when `activation` is given, `<prefix>.2`.
     public func convNormActivation(_ prefix: String, _ x: Int32, out: Int32, kernel: Int32, stride: Int32 = 1,
-                            groups: Int32 = 1, activation kind: Int32?, eps: Float = 1e-5) throws -> Int32 {
+                            groups: Int32 = 1, activation kind: Int32?, eps: Float = 1e-5, momentum: Float = 0.1) throws -> Int32 {
         var y = try conv("\(prefix).0", x, out: out, kernel: kernel, stride: stride, groups: groups)
-        y = try batchNorm("\(prefix).1", y, eps: eps)
+        y = try batchNorm("\(prefix).1", y, eps: eps, momentum: momentum)
         if let kind { y = try activation("\(prefix).2", y, kind) }
         return y
     }
@@ -90,6 +98,20 @@ public struct Net {
             stride_h: s, stride_w: s, pad_top: pad, pad_bottom: pad, pad_left: pad, pad_right: pad,
             ceil_mode: 0, count_include_pad: 0)
         return try check(name.withCString { host.pointee.max_pool!(b, $0, x, &p) })
+    }
+
+    /// Average pooling with a square window and symmetric padding, floor rounding, padded cells
+    /// counted (nn.AvgPool2d's defaults).
+    public func avgPool(_ name: String, _ x: Int32, kernel k: Int32, stride s: Int32, padding pad: Int32 = 0) throws -> Int32 {
+        var p = ft_pool_params(
+            struct_size: UInt32(MemoryLayout<ft_pool_params>.size), kernel_h: k, kernel_w: k,
+            stride_h: s, stride_w: s, pad_top: pad, pad_bottom: pad, pad_left: pad, pad_right: pad,
+            ceil_mode: 0, count_include_pad: 1)
+        return try check(name.withCString { host.pointee.avg_pool!(b, $0, x, &p) })
+    }
+
+    public func dropout(_ name: String, _ x: Int32, p: Float) throws -> Int32 {
+        try check(name.withCString { host.pointee.dropout!(b, $0, x, p) })
     }
 
     public func globalAvgPool(_ name: String, _ x: Int32) throws -> Int32 {
@@ -117,6 +139,13 @@ public struct Net {
         let f = try operation(\.narrow, "narrow")
         return try check(name.withCString { f(b, $0, x, start, length) })
     }
+
+    /// nn.Linear over the channels of every pixel.
+    public func linear(_ name: String, _ x: Int32, out: Int32, bias: Bool = true) throws -> Int32 {
+        let f = try operation(\.linear, "linear")
+        return try check(name.withCString { f(b, $0, x, out, bias ? 1 : 0) })
+    }
+
 
     /// torchvision's channel_shuffle(x, groups).
     public func channelShuffle(_ name: String, _ x: Int32, groups: Int32) throws -> Int32 {

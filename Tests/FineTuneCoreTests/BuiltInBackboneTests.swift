@@ -18,6 +18,8 @@ final class BuiltInBackboneTests: XCTestCase {
         "efficientnet-b0": (4_007_548, 1280, 224, 256, 5_288_548),
         "regnet-y-800mf": (5_647_512, 784, 224, 232, 6_432_512),
         "efficientnet-v2-s": (20_177_488, 1280, 384, 384, 21_458_488),
+        "densenet121": (6_953_856, 1024, 224, 256, 7_978_856),
+        "mobilenet-v3-large": (4_202_032, 1280, 224, 232, 5_483_032),
     ]
 
     func testAllLoadWithoutProblems() {
@@ -58,6 +60,9 @@ final class BuiltInBackboneTests: XCTestCase {
             XCTAssertEqual(try Self.catalog.backbone(named: name).makeGraph().groups,
                            ["stem", "layer1", "layer2", "layer3", "layer4"], name)
         }
+        XCTAssertEqual(try Self.catalog.backbone(named: "densenet121").makeGraph().groups, ["stem"] + (1...4).map { "denseblock\($0)" })
+        XCTAssertEqual(try Self.catalog.backbone(named: "mobilenet-v3-large").makeGraph().groups,
+                       ["stem"] + (1...15).map { "block\($0)" } + ["head_conv"])
         XCTAssertEqual(try Self.catalog.backbone(named: "efficientnet-v2-s").makeGraph().groups,
                        ["stem"] + (1...6).map { "stage\($0)" } + ["head_conv"])
         for name in ["mobilenet-v2", "efficientnet-b0", "efficientnet-b3"] {

@@ -31,10 +31,15 @@ final class EngineFrozenBatchNormParityTests: XCTestCase {
 
     func testResNet18() throws { for lanes in [1, 2] { try check("resnet18", lanes: lanes) } }
     func testMobileNetV2() throws { for lanes in [1, 2] { try check("mobilenet-v2", lanes: lanes) } }
-    /// ResNet50's training-mode reference is not well conditioned (tools/make_parity_fixtures.py); this one is.
+    /// ResNet50's and DenseNet121's training-mode references are not well conditioned
+    /// (tools/make_parity_fixtures.py); these are.
     func testResNet50() throws {
         let f = Self.fixture("parity-frozen-bn-resnet50")
         for lanes in [1, 2] { try check("resnet50", lanes: lanes, in: f) }
+    }
+    func testDenseNet121() throws {
+        let f = Self.fixture("parity-frozen-bn-densenet121")
+        for lanes in [1, 2] { try check("densenet121", lanes: lanes, in: f) }
     }
 
     func check(_ name: String, lanes: Int, in fixture: Fixture = EngineFrozenBatchNormParityTests.fixture) throws {

@@ -51,14 +51,16 @@ final class EngineParityTests: XCTestCase {
     func testEfficientNetB0() throws { try check("efficientnet-b0", in: Self.fixture("parity-efficientnet-b0")) }
     func testRegNetY800MF() throws { try check("regnet-y-800mf", in: Self.fixture("parity-regnet-y-800mf")) }
     func testEfficientNetV2S() throws { try check("efficientnet-v2-s", in: Self.fixture("parity-efficientnet-v2-s")) }
+    func testMobileNetV3Large() throws { try check("mobilenet-v3-large", in: Self.fixture("parity-mobilenet-v3-large")) }
 
     func check(_ name: String, in fixture: Fixture = EngineParityTests.fixture) throws {
         let f = fixture, c = f.models[name]!
         let backbone = try BuiltInBackboneTests.catalog.backbone(named: name)
         var graph = try backbone.makeClassifier(classes: f.classes, inputSize: c.input_size)
-        // Stochastic depth is random; the reference turns it off, and so does this test.
+        // Stochastic depth and dropout are random; the reference turns them off, and so does this test.
         for i in graph.nodes.indices {
             if case .stochasticDepth = graph.nodes[i].operation { graph.nodes[i].operation = .stochasticDepth(p: 0) }
+            if case .dropout = graph.nodes[i].operation { graph.nodes[i].operation = .dropout(p: 0) }
         }
         let model = try Model(graph: graph)
         let gen = ReferenceGenerator(seed: f.seed)

@@ -41,7 +41,7 @@ final class KernelGradientTests: XCTestCase {
     func testBatchNormTraining() throws {
         try check("batch norm", h: 3, w: 4, c: 5) { b, x in try b.batchNorm("bn", x, eps: 1e-5, momentum: 0.1) }
         // In training the batch norm applies the activation after it, and its derivative.
-        for a in [Activation.relu, .relu6, .silu, .sigmoid] {
+        for a in [Activation.relu, .relu6, .silu, .sigmoid, .gelu, .hardswish, .hardsigmoid] {
             try check("batch norm + \(a), fused", h: 3, w: 4, c: 5) { b, x in
                 try b.activation(nil, try b.batchNorm("bn", x, eps: 1e-5, momentum: 0.1), a)
             }
@@ -54,7 +54,7 @@ final class KernelGradientTests: XCTestCase {
         try check("batch norm, frozen statistics", h: 3, w: 4, c: 5, batchNorm: .frozen) { b, x in
             try b.batchNorm("bn", x, eps: 1e-5, momentum: 0.1)
         }
-        for a in [Activation.relu, .relu6, .silu, .sigmoid] {
+        for a in [Activation.relu, .relu6, .silu, .sigmoid, .gelu, .hardswish, .hardsigmoid] {
             try check("batch norm + \(a), frozen statistics, fused", h: 3, w: 4, c: 5, batchNorm: .frozen) { b, x in
                 try b.activation(nil, try b.batchNorm("bn", x, eps: 1e-5, momentum: 0.1), a)
             }
@@ -62,9 +62,13 @@ final class KernelGradientTests: XCTestCase {
     }
 
     func testActivations() throws {
-        for a in [Activation.relu, .relu6, .silu, .sigmoid] {
-            // Scale the input so relu6 sees values on both sides of 0 and 6.
-            try check("\(a)", h: 3, w: 3, c: 4, inputScale: a == .relu6 ? 8 : 2) { b, x in try b.activation(nil, x, a) }
+        for a in [Activation.relu, .relu6, .silu, .sigmoid, .gelu, .hardswish, .hardsigmoid] {
+            // Scale the input so relu6 sees values on both sides of 0 and 6, the hard ones of -3 and 3.
+            let scale: Float = a == .relu6 || a == .hardswish || a == .hardsigmoid ? 8 : 2
+            try check("\(a)", h: 3, w: 3, c: 4, inputScale: scale) { b, x in try b.activation(nil, x, a) }
+        }
+        try check("linear over channels (nn.Linear's 2-D weight)", h: 2, w: 3, c: 4) { b, x in
+            try b.linear("fc", x, outFeatures: 5, bias: true)
         }
     }
 

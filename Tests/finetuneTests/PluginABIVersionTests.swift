@@ -68,6 +68,12 @@ final class PluginABIVersionTests: CLITestCase {
             XCTAssertTrue("\(error)".contains("the backbone needs the builder operation 'concat' (plugin ABI 1.1), which this host (ABI 1.0) lacks: update finetune"), "\(error)")
         }
         XCTAssertNoThrow(try GraphBuilder(inputHeight: 64, inputWidth: 64).run(backbone.build, table: HostAPI.table))
+
+        // An activation kind added in 1.1 (MobileNetV3's hardswish, in its stem) is refused by name too.
+        let v3 = try PluginCatalog(directories: [PluginCatalog.executableDir!]).backbone(named: "mobilenet-v3-large")
+        XCTAssertThrowsError(try GraphBuilder(inputHeight: 64, inputWidth: 64).run(v3.build, table: old)) { error in
+            XCTAssertTrue("\(error)".contains("the backbone needs the activation hardswish (plugin ABI 1.1)"), "\(error)")
+        }
     }
 
     nonisolated(unsafe) static var calledPastTheEnd = false

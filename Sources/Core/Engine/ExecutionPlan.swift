@@ -263,7 +263,7 @@ struct ExecutionPlan {
         switch op {
         case .conv2d, .linear: return trainable  // for the weight gradient
         case .batchNorm, .channelMultiply, .maxPool: return true
-        case .activation(let a): return a == .silu
+        case .activation(let a): return a.derivativeReadsInput
         case .input, .add, .avgPool, .globalAvgPool, .dropout, .stochasticDepth, .concat, .narrow, .channelShuffle: return false
         }
     }
@@ -271,7 +271,7 @@ struct ExecutionPlan {
     /// Whether a node's backward reads its own output.
     static func backwardReadsOutput(_ op: Operation) -> Bool {
         switch op {
-        case .activation(let a): return a != .silu
+        case .activation(let a): return !a.derivativeReadsInput
         case .maxPool: return true
         default: return false
         }

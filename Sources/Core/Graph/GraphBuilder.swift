@@ -93,8 +93,19 @@ public final class GraphBuilder {
         return try append("input", .input, [], FeatureShape(height: inputSize.height, width: inputSize.width, channels: channels))
     }
 
+    /// nn.Linear over the channels of every pixel (ConvNeXt's pointwise layers, MobileNetV3's first
+    /// classifier layer): a 1x1 convolution whose weight keeps nn.Linear's 2-D shape (out, in) —
+    /// the same values in the same order as the (out, in, 1, 1) of a 1x1 convolution.
+    public func linear(_ name: String?, _ x: Int, outFeatures: Int, bias: Bool) throws -> Int {
+        try conv2d(name, x, Conv2DParams(outChannels: outFeatures, kernel: 1, bias: bias), linearWeight: true)
+    }
+
     public func conv2d(_ name: String?, _ x: Int, _ p: Conv2DParams) throws -> Int {
-        let name = try layerName(name, "conv2d")
+        try conv2d(name, x, p, linearWeight: false)
+    }
+
+    private func conv2d(_ name: String?, _ x: Int, _ p: Conv2DParams, linearWeight: Bool) throws -> Int {
+        let name = try layerName(name, linearWeight ? "linear" : "conv2d")
         let s = try shape(x, for: name)
         func bad(_ reason: String) -> GraphError { .badInput(layer: name, reason: reason) }
         guard (1...Limits.channels).contains(p.outChannels), (1...Limits.channels).contains(p.groups) else {
@@ -117,8 +128,8 @@ public final class GraphBuilder {
                                       padAfter: p.padding.bottom, dilation: p.dilation.h, ceil: false, layer: name)
         let w = try Self.outputLength(s.width, kernel: p.kernel.w, stride: p.stride.w, padBefore: p.padding.left,
                                       padAfter: p.padding.right, dilation: p.dilation.w, ceil: false, layer: name)
-        var tensors = [TensorSpec(name: name + ".weight",
-                                  shape: [p.outChannels, s.channels / p.groups, p.kernel.h, p.kernel.w], kind: .parameter)]
+        let weightShape = linearWeight ? [p.outChannels, s.channels] : [p.outChannels, s.channels / p.groups, p.kernel.h, p.kernel.w]
+        var tensors = [TensorSpec(name: name + ".weight", shape: weightShape, kind: .parameter)]
         if p.bias { tensors.append(TensorSpec(name: name + ".bias", shape: [p.outChannels], kind: .parameter)) }
         return try append(name, .conv2d(p), [x], FeatureShape(height: h, width: w, channels: p.outChannels), tensors: tensors)
     }

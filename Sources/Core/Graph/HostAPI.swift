@@ -87,6 +87,9 @@ enum HostAPI {
         api.channel_shuffle = { b, name, x, groups in
             call(b) { try $0.channelShuffle(text(name), Int(x), groups: Int(groups)) }
         }
+        api.linear = { b, name, x, outFeatures, bias in
+            call(b) { try $0.linear(text(name), Int(x), outFeatures: Int(outFeatures), bias: bias != 0) }
+        }
         return api
     }()
 

@@ -3,6 +3,8 @@ import PluginABI
 /// Activation functions a graph node can apply elementwise.
 public enum Activation: String, Sendable {
     case relu, relu6, silu, sigmoid
+    /// ABI 1.1: GELU exact (erf, as torchvision's nn.GELU()), hardswish and hardsigmoid (MobileNetV3).
+    case gelu, hardswish, hardsigmoid
 
     init?(abiKind: Int32) {
         switch abiKind {
@@ -10,9 +12,16 @@ public enum Activation: String, Sendable {
         case FT_ACT_RELU6: self = .relu6
         case FT_ACT_SILU: self = .silu
         case FT_ACT_SIGMOID: self = .sigmoid
+        case FT_ACT_GELU: self = .gelu
+        case FT_ACT_HARDSWISH: self = .hardswish
+        case FT_ACT_HARDSIGMOID: self = .hardsigmoid
         default: return nil
         }
     }
+
+    /// Whether the derivative is computed from the input (else from the output, which backward
+    /// then keeps instead).
+    var derivativeReadsInput: Bool { self == .silu || self == .gelu || self == .hardswish }
 }
 
 /// A 2-D convolution's hyper-parameters (weights in files are OIHW, as torchvision's).

@@ -55,6 +55,10 @@ static inline int ft_struct_holds(uint32_t struct_size, size_t offset, size_t si
 #define FT_ACT_RELU6   2
 #define FT_ACT_SILU    3
 #define FT_ACT_SIGMOID 4
+/* ABI 1.1 (a 1.0 host refuses them as unknown kinds: check host->abi_minor >= 1). */
+#define FT_ACT_GELU        5   /* exact, erf-based: nn.GELU() */
+#define FT_ACT_HARDSWISH   6
+#define FT_ACT_HARDSIGMOID 7
 
 /* Opaque handle to the graph the host is recording. */
 typedef struct ft_builder ft_builder;
@@ -122,6 +126,9 @@ typedef struct ft_host_api {
     int32_t (*narrow)(ft_builder *b, const char *name, int32_t x, int32_t start, int32_t length);
     /* ShuffleNet's channel shuffle: view (groups, C / groups), transpose, flatten. */
     int32_t (*channel_shuffle)(ft_builder *b, const char *name, int32_t x, int32_t groups);
+    /* nn.Linear over the channels of every pixel: (N,H,W,C) -> (N,H,W,out_features). Tensors:
+     * weight (out_features, C), as nn.Linear keeps it, and bias when bias is 1. */
+    int32_t (*linear)(ft_builder *b, const char *name, int32_t x, int32_t out_features, int32_t bias);
 } ft_host_api;
 
 /* One backbone a plugin provides. */
