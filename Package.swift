@@ -2,7 +2,7 @@
 import PackageDescription
 
 /// Built-in backbones: each is a dynamic library loaded at run time through the plugin ABI.
-let builtInPlugins = ["ResNet", "MobileNet", "EfficientNet", "ShuffleNetV2", "RegNet", "DenseNet"]
+let builtInPlugins = ["ResNet", "MobileNet", "EfficientNet", "ShuffleNetV2", "RegNet", "DenseNet", "ConvNeXt"]
 
 let package = Package(
     name: "finetune",

@@ -34,7 +34,8 @@ MODELS = {"resnet18": ("resnet18", 224), "mobilenet-v2": ("mobilenet_v2", 224),
           "efficientnet-b3": ("efficientnet_b3", 300), "shufflenet-v2-x1.0": ("shufflenet_v2_x1_0", 224),
           "resnet34": ("resnet34", 224), "resnet50": ("resnet50", 224), "efficientnet-b0": ("efficientnet_b0", 224),
           "regnet-y-800mf": ("regnet_y_800mf", 224), "efficientnet-v2-s": ("efficientnet_v2_s", 384),
-          "densenet121": ("densenet121", 224), "mobilenet-v3-large": ("mobilenet_v3_large", 224)}
+          "densenet121": ("densenet121", 224), "mobilenet-v3-large": ("mobilenet_v3_large", 224),
+          "convnext-tiny": ("convnext_tiny", 224)}
 
 
 def timed(steps, body):

@@ -36,7 +36,8 @@ CASES = [("resnet18", "resnet18", "fc", 64), ("mobilenet-v2", "mobilenet_v2", "c
          ("shufflenet-v2-x1.0", "shufflenet_v2_x1_0", "fc", 96), ("resnet34", "resnet34", "fc", 64),
          ("efficientnet-b0", "efficientnet_b0", "classifier", 64), ("regnet-y-800mf", "regnet_y_800mf", "fc", 64),
          ("efficientnet-v2-s", "efficientnet_v2_s", "classifier", 128),
-         ("mobilenet-v3-large", "mobilenet_v3_large", "classifier.3", 64)]
+         ("mobilenet-v3-large", "mobilenet_v3_large", "classifier.3", 64),
+         ("convnext-tiny", "convnext_tiny", "classifier.2", 64)]
 # resnet50 and densenet121 are not here: with batch statistics over 2 samples their float32
 # gradients stay 3e-3 to 6e-2 from float64 at every size tried (resnet50 32 to 160 px, batch 2 and
 # 4; densenet121 64 to 160 px); make_frozen_bn_fixtures.py covers them.
@@ -121,13 +122,15 @@ def run(tv_name, head_attr, size, dtype):
 
 def build(tv_name, head_attr):
     """The model with a new 10-class classifier in place of `head_attr`: `fc`, `classifier` (a
-    Linear, or a Sequential whose Dropout and Linear it replaces), or `classifier.3` (MobileNetV3's
-    last layer alone; the layers before it belong to the backbone). Random layers are off."""
+    Linear, or a Sequential whose Dropout and Linear it replaces), or `classifier.K` (the last layer
+    alone: MobileNetV3's classifier.3, ConvNeXt's classifier.2; the layers before it belong to the
+    backbone). Random layers are off."""
     model = getattr(torchvision.models, tv_name)(weights=None)
     if head_attr == "fc":
         model.fc = torch.nn.Linear(model.fc.in_features, CLASSES)
-    elif head_attr == "classifier.3":
-        model.classifier[3] = torch.nn.Linear(model.classifier[3].in_features, CLASSES)
+    elif head_attr.startswith("classifier."):  # the layers before it belong to the backbone
+        k = int(head_attr.split(".")[1])
+        model.classifier[k] = torch.nn.Linear(model.classifier[k].in_features, CLASSES)
     elif isinstance(model.classifier, torch.nn.Linear):  # DenseNet
         model.classifier = torch.nn.Linear(model.classifier.in_features, CLASSES)
     else:

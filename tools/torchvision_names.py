@@ -7,7 +7,7 @@ with weights=None, so nothing is downloaded), this writes
     Tests/FineTuneCoreTests/Fixtures/<backbone>.names.txt      (<backbone>: finetune's name for it)
 
 with one line per state_dict entry of the backbone, in state_dict order, leaving out the
-classifier (``fc.*``, ``classifier.*``; MobileNetV3's ``classifier.3.*`` alone), which the host
+classifier (``fc.*``, ``classifier.*``; MobileNetV3's ``classifier.3.*`` and ConvNeXt's ``classifier.2.*`` alone), which the host
 attaches itself:
 
     <key> <kind> <shape>
@@ -42,10 +42,12 @@ BACKBONES = {
     "efficientnet-v2-s": models.efficientnet_v2_s,
     "densenet121": models.densenet121,
     "mobilenet-v3-large": models.mobilenet_v3_large,
+    "convnext-tiny": models.convnext_tiny,
 }
 CLASSIFIER_PREFIXES = ("fc.", "classifier.")
-# MobileNetV3's classifier.0 (nn.Linear 960 -> 1280) belongs to the pretrained backbone.
-OWN_CLASSIFIER_PREFIXES = {"mobilenet-v3-large": ("classifier.3.",)}
+# MobileNetV3's classifier.0 (nn.Linear 960 -> 1280) and ConvNeXt's classifier.0 (LayerNorm2d)
+# belong to the pretrained backbone.
+OWN_CLASSIFIER_PREFIXES = {"mobilenet-v3-large": ("classifier.3.",), "convnext-tiny": ("classifier.2.",)}
 DEFAULT_OUT = pathlib.Path(__file__).resolve().parent.parent / "Tests" / "FineTuneCoreTests" / "Fixtures"
 
 

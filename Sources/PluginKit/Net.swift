@@ -49,10 +49,10 @@ public struct Net {
         try check(host.pointee.input!(b, channels))
     }
 
-    /// Square kernel, symmetric padding (k - 1) / 2 (dilation 1), as torchvision's layers use.
+    /// Square kernel, symmetric padding (k - 1) / 2 unless given (dilation 1), as torchvision's layers use.
     public func conv(_ name: String, _ x: Int32, out: Int32, kernel k: Int32, stride s: Int32 = 1,
-              groups: Int32 = 1, bias: Bool = false) throws -> Int32 {
-        let pad = (k - 1) / 2
+              groups: Int32 = 1, bias: Bool = false, padding: Int32? = nil) throws -> Int32 {
+        let pad = padding ?? (k - 1) / 2
         var p = ft_conv2d_params(
             struct_size: UInt32(MemoryLayout<ft_conv2d_params>.size), out_channels: out,
             kernel_h: k, kernel_w: k, stride_h: s, stride_w: s,
@@ -146,6 +146,18 @@ public struct Net {
         return try check(name.withCString { f(b, $0, x, out, bias ? 1 : 0) })
     }
 
+
+    /// nn.LayerNorm(C, eps) over the channels of every pixel.
+    public func layerNorm(_ name: String, _ x: Int32, eps: Float = 1e-6) throws -> Int32 {
+        let f = try operation(\.layer_norm, "layer_norm")
+        return try check(name.withCString { f(b, $0, x, eps) })
+    }
+
+    /// A learnable per-channel scale named `name` (the tensor's own key).
+    public func channelScale(_ name: String, _ x: Int32, initial: Float) throws -> Int32 {
+        let f = try operation(\.channel_scale, "channel_scale")
+        return try check(name.withCString { f(b, $0, x, initial) })
+    }
 
     /// torchvision's channel_shuffle(x, groups).
     public func channelShuffle(_ name: String, _ x: Int32, groups: Int32) throws -> Int32 {

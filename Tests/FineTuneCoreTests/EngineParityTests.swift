@@ -52,6 +52,7 @@ final class EngineParityTests: XCTestCase {
     func testRegNetY800MF() throws { try check("regnet-y-800mf", in: Self.fixture("parity-regnet-y-800mf")) }
     func testEfficientNetV2S() throws { try check("efficientnet-v2-s", in: Self.fixture("parity-efficientnet-v2-s")) }
     func testMobileNetV3Large() throws { try check("mobilenet-v3-large", in: Self.fixture("parity-mobilenet-v3-large")) }
+    func testConvNeXtTiny() throws { try check("convnext-tiny", in: Self.fixture("parity-convnext-tiny")) }
 
     func check(_ name: String, in fixture: Fixture = EngineParityTests.fixture) throws {
         let f = fixture, c = f.models[name]!

@@ -72,6 +72,14 @@ final class KernelGradientTests: XCTestCase {
         }
     }
 
+    /// ConvNeXt's layers (ABI 1.1): layer norm over channels and a learnable per-channel scale.
+    func testLayerNormAndChannelScale() throws {
+        try check("layer norm over channels", h: 3, w: 2, c: 6) { b, x in try b.layerNorm("ln", x, eps: 1e-6) }
+        try check("channel scale, then GELU", h: 2, w: 3, c: 5) { b, x in
+            try b.activation(nil, try b.channelScale("scale", x, initial: 0.5), .gelu)
+        }
+    }
+
     func testAddAndChannelMultiply() throws {
         try check("add (residual: both inputs reach pre)", h: 3, w: 3, c: 4) { b, x in
             let y = try b.conv2d("side", x, Conv2DParams(outChannels: 4, kernel: 3))

@@ -54,7 +54,7 @@ final class TrainPredictCLITests: CLITestCase {
         _ = try DemoDataset.write(to: data, perClass: 4, heldOut: 1)
         let list = try runFinetune(["backbones", "--json"])
         let names = try JSONDecoder().decode([BackboneInfo].self, from: Data(list.stdout.utf8)).map(\.name)
-        XCTAssertEqual(names.count, 11, list.stdout)
+        XCTAssertEqual(names.count, 12, list.stdout)
         for name in names {
             let out = dir.appendingPathComponent("run-\(name)").path
             let train = try runFinetune(["train", "--backbone", name, "--data", data, "--output", out, "--strategy", "two-stage",

@@ -261,7 +261,8 @@ struct ExecutionPlan {
     /// Whether a node's backward reads its input's values (to keep that output alive).
     static func backwardReadsInput(_ op: Operation, trainable: Bool) -> Bool {
         switch op {
-        case .conv2d, .linear: return trainable  // for the weight gradient
+        case .conv2d, .linear, .channelScale: return trainable  // for the weight gradient
+        case .layerNorm: return true
         case .batchNorm, .channelMultiply, .maxPool: return true
         case .activation(let a): return a.derivativeReadsInput
         case .input, .add, .avgPool, .globalAvgPool, .dropout, .stochasticDepth, .concat, .narrow, .channelShuffle: return false

@@ -153,6 +153,20 @@ extension Executor {
             writeGradient(node, input: 0) { dx in
                 Narrow.backward(dy: dy, channels: inShape!.channels, start: start, length: length, dx: dx, rows: rows)
             }
+        case .layerNorm(let eps):
+            let rows = n * node.outputShape.height * node.outputShape.width, c = node.outputShape.channels
+            if trainable { LayerNorm.backward(x: x(), dy: dy, rows: rows, channels: c, gamma: s[0].value.pointer, eps: eps,
+                                              dx: nil, dGamma: grad(0), dBeta: grad(1)) }
+            writeGradient(node, input: 0) { dx in
+                LayerNorm.backward(x: x(), dy: dy, rows: rows, channels: c, gamma: s[0].value.pointer, eps: eps,
+                                   dx: dx, dGamma: nil, dBeta: nil)
+            }
+        case .channelScale:
+            let rows = n * node.outputShape.height * node.outputShape.width, c = node.outputShape.channels
+            if trainable { ChannelScale.backward(x: x(), scale: s[0].value.pointer, dy: dy, dx: nil, dScale: grad(0), rows: rows, channels: c) }
+            writeGradient(node, input: 0) { dx in
+                ChannelScale.backward(x: x(), scale: s[0].value.pointer, dy: dy, dx: dx, dScale: nil, rows: rows, channels: c)
+            }
         case .channelShuffle(let groups):
             let rows = n * node.outputShape.height * node.outputShape.width
             writeGradient(node, input: 0) { dx in

@@ -321,6 +321,12 @@ public final class Executor {
         case (.narrow(let start, let length), _):
             Narrow.forward(x: x(), channels: inShape!.channels, start: start, length: length, y: y,
                            rows: n * node.outputShape.height * node.outputShape.width)
+        case (.layerNorm(let eps), _):
+            LayerNorm.forward(x: x(), rows: n * node.outputShape.height * node.outputShape.width, channels: node.outputShape.channels,
+                              gamma: s[0].value.pointer, beta: s[1].value.pointer, eps: eps, y: y)
+        case (.channelScale, _):
+            ChannelScale.forward(x: x(), scale: s[0].value.pointer, y: y, rows: n * node.outputShape.height * node.outputShape.width,
+                                 channels: node.outputShape.channels)
         case (.channelShuffle(let groups), _):
             ChannelShuffle.forward(x: x(), groups: groups, channels: node.outputShape.channels, y: y,
                                    rows: n * node.outputShape.height * node.outputShape.width)

@@ -126,7 +126,8 @@ public final class Model: @unchecked Sendable {
     }
 
     /// Random initialisation as torchvision's backbones do: convolutions He-normal (fan_out),
-    /// biases zero, BN identity; linear layers uniform(+-1/sqrt(in)) as PyTorch's default.
+    /// biases zero, BN and layer norm identity, a channel scale at its initial value; linear
+    /// layers uniform(+-1/sqrt(in)) as PyTorch's default.
     public func initialize(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
         resetBatchNorm()
@@ -141,6 +142,11 @@ public final class Model: @unchecked Sendable {
             case .linear:
                 let bound = 1 / Float(s[0].spec.shape[1]).squareRoot()
                 for t in s { for i in 0..<t.value.count { t.value[i] = (rng.nextFloat() * 2 - 1) * bound } }
+            case .layerNorm:
+                for i in 0..<s[0].value.count { s[0].value[i] = 1 }
+                s[1].value.zero()
+            case .channelScale(let initial):
+                for i in 0..<s[0].value.count { s[0].value[i] = initial }
             default: break
             }
         }

@@ -205,6 +205,26 @@ public final class GraphBuilder {
         return try append(label, .channelShuffle(groups: groups), [x], s)
     }
 
+    /// Tensors `<name>.weight` and `<name>.bias` (C), as nn.LayerNorm(C) keeps them.
+    public func layerNorm(_ name: String?, _ x: Int, eps: Float) throws -> Int {
+        let name = try layerName(name, "layer_norm")
+        let s = try shape(x, for: name)
+        guard eps > 0, eps.isFinite else { throw GraphError.badInput(layer: name, reason: "eps must be positive and finite") }
+        return try append(name, .layerNorm(eps: eps), [x], s, tensors: [
+            TensorSpec(name: name + ".weight", shape: [s.channels], kind: .parameter),
+            TensorSpec(name: name + ".bias", shape: [s.channels], kind: .parameter),
+        ])
+    }
+
+    /// The tensor is `name` itself, (C, 1, 1) as ConvNeXt's `layer_scale` parameter.
+    public func channelScale(_ name: String?, _ x: Int, initial: Float) throws -> Int {
+        let name = try layerName(name, "channel_scale")
+        let s = try shape(x, for: name)
+        guard initial.isFinite else { throw GraphError.badInput(layer: name, reason: "the initial scale must be finite") }
+        return try append(name, .channelScale(initial: initial), [x], s,
+                          tensors: [TensorSpec(name: name, shape: [s.channels, 1, 1], kind: .parameter)])
+    }
+
     public func pool(_ name: String?, _ x: Int, _ p: PoolParams, max: Bool) throws -> Int {
         let label = name ?? (max ? "max_pool" : "avg_pool")
         let s = try shape(x, for: label)

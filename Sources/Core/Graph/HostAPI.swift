@@ -90,6 +90,12 @@ enum HostAPI {
         api.linear = { b, name, x, outFeatures, bias in
             call(b) { try $0.linear(text(name), Int(x), outFeatures: Int(outFeatures), bias: bias != 0) }
         }
+        api.layer_norm = { b, name, x, eps in
+            call(b) { try $0.layerNorm(text(name), Int(x), eps: eps) }
+        }
+        api.channel_scale = { b, name, x, initial in
+            call(b) { try $0.channelScale(text(name), Int(x), initial: initial) }
+        }
         return api
     }()
 

@@ -107,6 +107,10 @@ public enum Operation: Equatable, Sendable {
     case narrow(start: Int, length: Int)
     /// ShuffleNet's channel shuffle: output channel i * groups + g is input channel g * (C / groups) + i.
     case channelShuffle(groups: Int)
+    /// Layer normalisation over the channels of every pixel, with a per-channel scale and shift.
+    case layerNorm(eps: Float)
+    /// x times a learnable per-channel scale (ConvNeXt's layer_scale), initialised to `initial`.
+    case channelScale(initial: Float)
 
     /// Short name for tables.
     public var label: String {
@@ -130,6 +134,8 @@ public enum Operation: Equatable, Sendable {
         case .concat: return "concat"
         case .narrow(let start, let length): return "narrow[\(start)..<\(start + length)]"
         case .channelShuffle(let g): return "channel_shuffle g\(g)"
+        case .layerNorm: return "layer_norm"
+        case .channelScale: return "channel_scale"
         }
     }
 }

@@ -129,6 +129,12 @@ typedef struct ft_host_api {
     /* nn.Linear over the channels of every pixel: (N,H,W,C) -> (N,H,W,out_features). Tensors:
      * weight (out_features, C), as nn.Linear keeps it, and bias when bias is 1. */
     int32_t (*linear)(ft_builder *b, const char *name, int32_t x, int32_t out_features, int32_t bias);
+    /* nn.LayerNorm over the channels of every pixel (ConvNeXt's LayerNorm and LayerNorm2d).
+     * Tensors: weight and bias (C). */
+    int32_t (*layer_norm)(ft_builder *b, const char *name, int32_t x, float eps);
+    /* x times a learnable per-channel scale whose tensor is `name` itself, (C, 1, 1) (ConvNeXt's
+     * "<block>.layer_scale"); from random initialisation it starts at `initial`. */
+    int32_t (*channel_scale)(ft_builder *b, const char *name, int32_t x, float initial);
 } ft_host_api;
 
 /* One backbone a plugin provides. */
