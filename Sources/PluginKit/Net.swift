@@ -189,20 +189,42 @@ private func permanentCString(_ s: String) -> UnsafePointer<CChar> {
     return UnsafePointer(p)
 }
 
-/// What a plugin says about its one backbone.
+/// One published weight set (ft_weight_set).
+public struct WeightSetInfo {
+    public var name, fileName, url, sha256: String
+    public var crop, resize: Int32
+    public var bicubic: Bool
+    public var top1: Float
+
+    /// A torchvision weight set: `url` is its download address, whose file name ends in the
+    /// SHA-256 prefix torchvision checks (`resnet18-f37072fd.pth`).
+    public init(_ name: String, url: String, crop: Int32, resize: Int32, bicubic: Bool = false, top1: Float) {
+        let file = String(url.split(separator: "/").last ?? "")
+        let stem = file.split(separator: ".").first ?? ""
+        (self.name, self.fileName, self.url) = (name, file, url)
+        sha256 = String(stem.split(separator: "-").last ?? "")
+        (self.crop, self.resize, self.bicubic, self.top1) = (crop, resize, bicubic, top1)
+    }
+}
+
+/// What a plugin says about one backbone.
 public struct BackboneInfo {
     public var name, summary, weightsHint: String
     public var inFeatures, inputSize, evalResize: Int32
     public var mean: (Float, Float, Float) = (0.485, 0.456, 0.406)  // ImageNet statistics, RGB
     public var std: (Float, Float, Float) = (0.229, 0.224, 0.225)
+    public var weightSets: [WeightSetInfo]
+    public var classifierKey: String?
     public var build: @convention(c) (UnsafePointer<ft_host_api>?, OpaquePointer?) -> Int32
 
     public init(name: String, summary: String, weightsHint: String, inFeatures: Int32, inputSize: Int32, evalResize: Int32,
                 mean: (Float, Float, Float) = (0.485, 0.456, 0.406), std: (Float, Float, Float) = (0.229, 0.224, 0.225),
+                weightSets: [WeightSetInfo] = [], classifierKey: String? = nil,
                 build: @convention(c) (UnsafePointer<ft_host_api>?, OpaquePointer?) -> Int32) {
         (self.name, self.summary, self.weightsHint) = (name, summary, weightsHint)
         (self.inFeatures, self.inputSize, self.evalResize) = (inFeatures, inputSize, evalResize)
         (self.mean, self.std, self.build) = (mean, std, build)
+        (self.weightSets, self.classifierKey) = (weightSets, classifierKey)
     }
 }
 
@@ -210,12 +232,24 @@ public struct BackboneInfo {
 public func makePluginDescriptor(pluginName: String, _ backbones: [BackboneInfo]) -> UnsafePointer<ft_plugin_desc> {
     let list = UnsafeMutablePointer<UnsafePointer<ft_backbone_desc>?>.allocate(capacity: backbones.count)
     for (i, info) in backbones.enumerated() {
+        let sets = UnsafeMutablePointer<UnsafePointer<ft_weight_set>?>.allocate(capacity: max(1, info.weightSets.count))
+        for (k, w) in info.weightSets.enumerated() {
+            let set = UnsafeMutablePointer<ft_weight_set>.allocate(capacity: 1)
+            set.initialize(to: ft_weight_set(
+                struct_size: UInt32(MemoryLayout<ft_weight_set>.size), name: permanentCString(w.name),
+                file_name: permanentCString(w.fileName), url: permanentCString(w.url), sha256: permanentCString(w.sha256),
+                crop_size: w.crop, resize_size: w.resize, interpolation: w.bicubic ? FT_INTERP_BICUBIC : FT_INTERP_BILINEAR,
+                top1: w.top1))
+            (sets + k).initialize(to: UnsafePointer(set))
+        }
         let backbone = UnsafeMutablePointer<ft_backbone_desc>.allocate(capacity: 1)
         backbone.initialize(to: ft_backbone_desc(
             struct_size: UInt32(MemoryLayout<ft_backbone_desc>.size), abi_major: FT_ABI_MAJOR, abi_minor: FT_ABI_MINOR,
             name: permanentCString(info.name), summary: permanentCString(info.summary),
             in_features: info.inFeatures, input_size: info.inputSize, eval_resize: info.evalResize,
-            mean: info.mean, std: info.std, weights_hint: permanentCString(info.weightsHint), build: info.build))
+            mean: info.mean, std: info.std, weights_hint: permanentCString(info.weightsHint), build: info.build,
+            weight_set_count: Int32(info.weightSets.count), weight_sets: UnsafePointer(sets),
+            classifier_key: info.classifierKey.map(permanentCString)))
         (list + i).initialize(to: UnsafePointer(backbone))
     }
     let plugin = UnsafeMutablePointer<ft_plugin_desc>.allocate(capacity: 1)

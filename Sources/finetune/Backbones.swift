@@ -11,12 +11,15 @@ struct Backbones: ParsableCommand {
         ~/.local/share/finetune/plugins), then the folder of this executable; never from the \
         current directory. Broken plugin files are reported on stderr, one line each; the others still list. \
         Parameters are the backbone's without a head; GFLOPs are one image's forward pass at the \
-        backbone's input size, a multiply-add counted as 2 (torchvision's tables count multiply-adds).
+        backbone's input size, a multiply-add counted as 2 (torchvision's tables count multiply-adds); \
+        top-1 is the ImageNet accuracy published for the backbone's default weights, the first it \
+        lists (--json gives every weight set: file name, URL, SHA-256, evaluation crop, resize and \
+        interpolation, top-1).
         """)
 
     @OptionGroup var plugins: PluginOptions
 
-    @Flag(help: "Print a JSON array: name, in_features, input_size, eval_resize, parameters, gflops, plugin, ...")
+    @Flag(help: "Print a JSON array: name, in_features, input_size, eval_resize, parameters, gflops, weight_sets, classifier_key, plugin, ...")
     var json = false
 
     func run() throws {
@@ -32,9 +35,11 @@ struct Backbones: ParsableCommand {
                   + "\(PluginCatalog.userPluginDir() ?? "~/.local/share/finetune/plugins") or pass --plugin-dir.")
             return
         }
-        let rows = [["name", "in_features", "input", "eval resize", "parameters", "GFLOPs", "plugin"]] + infos.map {
+        let rows = [["name", "in_features", "input", "eval resize", "parameters", "GFLOPs", "top-1", "weights", "plugin"]] + infos.map {
             [$0.name.terminalSafe, String($0.in_features), String($0.input_size), String($0.eval_resize),
-             formatCount($0.parameters), String(format: "%.2f", $0.gflops), $0.plugin.terminalSafe]
+             formatCount($0.parameters), String(format: "%.2f", $0.gflops),
+             $0.weight_sets.first.map { String(format: "%.1f", $0.top1) } ?? "-",
+             $0.weight_sets.isEmpty ? "-" : $0.weight_sets.map(\.name.terminalSafe).joined(separator: ","), $0.plugin.terminalSafe]
         }
         let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max()! }
         for row in rows {

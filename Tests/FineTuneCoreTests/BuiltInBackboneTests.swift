@@ -59,6 +59,25 @@ final class BuiltInBackboneTests: XCTestCase {
         }
     }
 
+    /// Every built-in lists torchvision's published weights, the default first, and its classifier.
+    func testWeightSetsAndClassifierKeys() throws {
+        let keys = ["resnet18": "fc", "resnet34": "fc", "resnet50": "fc", "mobilenet-v2": "classifier.1",
+                    "mobilenet-v3-large": "classifier.3", "efficientnet-b0": "classifier.1", "efficientnet-b3": "classifier.1",
+                    "efficientnet-v2-s": "classifier.1", "shufflenet-v2-x1.0": "fc", "regnet-y-800mf": "fc",
+                    "densenet121": "classifier", "convnext-tiny": "classifier.2"]
+        for (name, key) in keys {
+            let b = try Self.catalog.backbone(named: name)
+            XCTAssertEqual(b.classifierKey, key, name)
+            let first = try XCTUnwrap(b.weightSets.first, name)
+            XCTAssertTrue(first.url.hasSuffix("/" + first.file_name) && first.file_name.contains("-" + first.sha256 + "."), name)
+            XCTAssertEqual(first.crop_size, b.inputSize, "\(name): the default weights are evaluated at the training crop")
+            XCTAssertEqual(first.resize_size, b.evalResize, "\(name): and at the backbone's evaluation resize")
+        }
+        let b3 = try Self.catalog.backbone(named: "efficientnet-b3").weightSets[0]
+        XCTAssertEqual([b3.interpolation.rawValue, b3.name, String(b3.top1)], ["bicubic", "IMAGENET1K_V1", "82.008"])
+        XCTAssertEqual(try Self.catalog.backbone(named: "resnet50").weightSets.map(\.name), ["IMAGENET1K_V2", "IMAGENET1K_V1"])
+    }
+
     func testLayerGroupsForFreezing() throws {
         for name in ["resnet18", "resnet34", "resnet50"] {
             XCTAssertEqual(try Self.catalog.backbone(named: name).makeGraph().groups,

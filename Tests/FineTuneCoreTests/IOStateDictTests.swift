@@ -114,4 +114,15 @@ final class IOStateDictTests: XCTestCase {
                          mentioning: ["looks like a ResNet checkpoint", "MobileNetV2 keys"])
         }
     }
+
+    /// A declared classifier key (MobileNetV3's classifier.3) picks exactly that layer, though
+    /// classifier.0 is 2-D too and belongs to the backbone.
+    func testDeclaredClassifierKey() throws {
+        let sd = try StateDict(tensors: [NamedTensor(zeros: "classifier.0.weight", shape: [6, 4]), NamedTensor(zeros: "classifier.0.bias", shape: [6]),
+                                     NamedTensor(zeros: "classifier.3.weight", shape: [5, 6]), NamedTensor(zeros: "classifier.3.bias", shape: [5])],
+                           file: "v3.pth")
+        XCTAssertEqual(sd.originalClassifier(key: "classifier.3"),
+                       OriginalClassifier(weightKey: "classifier.3.weight", biasKey: "classifier.3.bias", classes: 5, features: 6))
+        XCTAssertNil(sd.originalClassifier(key: "fc"), "a declared key that is not in the file finds nothing")
+    }
 }

@@ -36,6 +36,11 @@ class CLITestCase: XCTestCase {
         XCTAssertEqual(r.status, 0, "cc failed: \(r.stderr)")
     }
 
+    /// The stderr line that names `file` in `folder`, if any.
+    func line(_ r: (status: Int32, stdout: String, stderr: String), _ folder: URL, _ file: String) -> String? {
+        r.stderr.split(separator: "\n").map(String.init).first { $0.contains(folder.appendingPathComponent(file).path + ":") }
+    }
+
     func runFinetune(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
         let exe = URL(fileURLWithPath: PluginCatalog.executableDir!).appendingPathComponent("finetune").path
         return try run(exe, arguments, environment: environment)

@@ -21,7 +21,9 @@ final class PluginABIVersionTests: CLITestCase {
         XCTAssertEqual(list.status, 0, list.stderr)
         XCTAssertEqual(list.stderr, "", "a 1.0 plugin loads without a warning")
         let infos = try JSONDecoder().decode([BackboneInfo].self, from: Data(list.stdout.utf8))
-        XCTAssertEqual(infos.first { $0.name == "tiny-cnn" }?.in_features, 64, list.stdout)
+        let tiny = try XCTUnwrap(infos.first { $0.name == "tiny-cnn" }, list.stdout)
+        XCTAssertEqual(tiny.in_features, 64)
+        XCTAssertTrue(tiny.weight_sets.isEmpty && tiny.classifier_key == nil, "1.1's fields read as absent from a 1.0 plugin")
 
         let data = dir.appendingPathComponent("data").path
         _ = try DemoDataset.write(to: data, perClass: 6, heldOut: 1)
@@ -74,6 +76,49 @@ final class PluginABIVersionTests: CLITestCase {
         XCTAssertThrowsError(try GraphBuilder(inputHeight: 64, inputWidth: 64).run(v3.build, table: old)) { error in
             XCTAssertTrue("\(error)".contains("the backbone needs the activation hardswish (plugin ABI 1.1)"), "\(error)")
         }
+    }
+
+    /// Weight sets and a classifier key (ABI 1.1) list in `backbones --json`; a lying one is refused
+    /// with its reason, and the other plugins still list.
+    func testWeightSetsAreListedAndChecked() throws {
+        func plugin(_ name: String, count: String = "1", sha: String = "\"f37072fd\"", url: String = "\"https://example.org/w/tiny-f37072fd.pth\"",
+                    crop: String = "64", resize: String = "72", interpolation: String = "FT_INTERP_BICUBIC", top1: String = "71.5f",
+                    key: String = "\"fc\"") -> String {
+            Self.splitPlugin.replacingOccurrences(of: "\"split-test\"", with: "\"\(name)\"").replacingOccurrences(of: ".weights_hint = \"none\", .build = build,", with: """
+                        .weights_hint = "none", .build = build, .weight_set_count = \(count), .weight_sets = sets, .classifier_key = \(key),
+                """).replacingOccurrences(of: "static const ft_backbone_desc split = {", with: """
+                static const ft_weight_set v1 = {
+                    .struct_size = sizeof(ft_weight_set), .name = "IMAGENET1K_V1", .file_name = "tiny-f37072fd.pth", .url = \(url),
+                    .sha256 = \(sha), .crop_size = \(crop), .resize_size = \(resize), .interpolation = \(interpolation), .top1 = \(top1),
+                };
+                static const ft_weight_set *const sets[] = {&v1};
+                static const ft_backbone_desc split = {
+                """)
+        }
+        try compileC("good.so", source: plugin("with-weights"))
+        try compileC("count.so", source: plugin("bad-count", count: "1000000"))
+        try compileC("sha.so", source: plugin("bad-sha", sha: "\"F37072FD; rm -rf\""))
+        try compileC("url.so", source: plugin("bad-url", url: "\"file:///etc/passwd\""))
+        try compileC("sizes.so", source: plugin("bad-sizes", crop: "300", resize: "72"))
+        try compileC("interp.so", source: plugin("bad-interp", interpolation: "9"))
+        try compileC("top1.so", source: plugin("bad-top1", top1: "__builtin_nanf(\"\")"))
+        try compileC("key.so", source: plugin("bad-key", key: "\"fc/../x\""))
+        let r = try runFinetune(["backbones", "--json", "--plugin-dir", dir.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let infos = try JSONDecoder().decode([BackboneInfo].self, from: Data(r.stdout.utf8))
+        let good = try XCTUnwrap(infos.first { $0.name == "with-weights" }, r.stdout)
+        XCTAssertEqual(good.classifier_key, "fc")
+        XCTAssertEqual(good.weight_sets, [WeightSet(name: "IMAGENET1K_V1", file_name: "tiny-f37072fd.pth", url: "https://example.org/w/tiny-f37072fd.pth",
+                                                    sha256: "f37072fd", crop_size: 64, resize_size: 72, interpolation: .bicubic, top1: 71.5)])
+        func reason(_ file: String) -> String { line(r, dir, file) ?? "no line for \(file) in: \(r.stderr)" }
+        XCTAssertTrue(reason("count.so").contains("weight_set_count 1000000 is not in 0...64"), reason("count.so"))
+        XCTAssertTrue(reason("sha.so").contains("must be 8 to 64 lower-case hex digits"), reason("sha.so"))
+        XCTAssertTrue(reason("url.so").contains("is not http or https"), reason("url.so"))
+        XCTAssertTrue(reason("sizes.so").contains("must satisfy 1 <= crop <= resize"), reason("sizes.so"))
+        XCTAssertTrue(reason("interp.so").contains("interpolation 9"), reason("interp.so"))
+        XCTAssertTrue(reason("top1.so").contains("is not a percentage"), reason("top1.so"))
+        XCTAssertTrue(reason("key.so").contains("classifier key 'fc/../x'"), reason("key.so"))
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 7, r.stderr)
     }
 
     nonisolated(unsafe) static var calledPastTheEnd = false

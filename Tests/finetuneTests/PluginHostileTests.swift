@@ -59,11 +59,6 @@ final class PluginHostileTests: CLITestCase {
         return try run("/usr/bin/env", ["timeout", "120", exe] + arguments, environment: environment)
     }
 
-    /// The stderr line that names `file` in `folder`, if any.
-    func line(_ r: (status: Int32, stdout: String, stderr: String), _ folder: URL, _ file: String) -> String? {
-        r.stderr.split(separator: "\n").map(String.init).first { $0.contains(folder.appendingPathComponent(file).path + ":") }
-    }
-
     func assertListsGoodOnes(_ r: (status: Int32, stdout: String, stderr: String), _ names: [String] = ["tiny-cnn"],
                              file: StaticString = #filePath, lineNumber: UInt = #line) {
         XCTAssertEqual(r.status, 0, r.stderr, file: file, line: lineNumber)

@@ -7,8 +7,9 @@ extension ModelFile {
     ///   - weights: a torchvision state_dict of `backbone` with its classifier.
     ///   - classNames: one name per classifier output; nil gives `class0`, `class1`, ...
     public static func importing(_ weights: StateDict, backbone: Backbone, classNames: [String]?) throws -> ModelFile {
-        guard let classifier = weights.originalClassifier else {
-            throw WeightsFileError(file: weights.file, reason: "no classifier in the file (no fc.weight or classifier.N.weight); it holds a backbone only",
+        guard let classifier = weights.originalClassifier(key: backbone.classifierKey) else {
+            let expected = backbone.classifierKey.map { "no \($0).weight, the classifier \(backbone.name) checkpoints have" } ?? "no fc.weight or classifier.N.weight"
+            throw WeightsFileError(file: weights.file, reason: "no classifier in the file (\(expected)); it holds a backbone only",
                                    hint: "import needs a whole-model checkpoint; to fine-tune, pass this file to train --weights")
         }
         guard (1...Limits.classes).contains(classifier.classes) else {
@@ -20,7 +21,7 @@ extension ModelFile {
                                    hint: "give one class name per line, in the classifier's output order")
         }
         let graph = try backbone.makeClassifier(classes: classifier.classes)
-        let tensors = try weights.matchedTensors(to: graph, classifier: .keepAsHead)
+        let tensors = try weights.matchedTensors(to: graph, classifier: .keepAsHead, classifierKey: backbone.classifierKey)
         let provenance = Provenance(command: "import", source: URL(fileURLWithPath: weights.file).lastPathComponent,
                                     created: ISO8601DateFormatter().string(from: Date()))
         return ModelFile(backbone: backbone, classes: names, provenance: provenance, tensors: tensors)

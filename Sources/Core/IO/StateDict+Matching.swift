@@ -26,10 +26,20 @@ extension StateDict {
 
     /// The last 2-D `weight` under a classifier prefix (`fc.weight`, `classifier.1.weight`,
     /// `head.weight`), with its bias; nil for a backbone-only file.
-    public var originalClassifier: OriginalClassifier? {
-        guard let w = tensors.last(where: { t in
-            t.shape.count == 2 && t.name.hasSuffix(".weight") && Self.classifierPrefixes.contains { t.name.hasPrefix($0) }
-        }) else { return nil }
+    public var originalClassifier: OriginalClassifier? { originalClassifier(key: nil) }
+
+    /// With the `key` a backbone declares (`classifier.3`), exactly `<key>.weight` when it is 2-D
+    /// (else nil); without, `originalClassifier`'s guess. A model file's own head is `head`.
+    public func originalClassifier(key: String?) -> OriginalClassifier? {
+        let w: NamedTensor?
+        if let key, self["head.weight"] == nil {
+            w = self[key + ".weight"].flatMap { $0.shape.count == 2 ? $0 : nil }
+        } else {
+            w = tensors.last(where: { t in
+                t.shape.count == 2 && t.name.hasSuffix(".weight") && Self.classifierPrefixes.contains { t.name.hasPrefix($0) }
+            })
+        }
+        guard let w else { return nil }
         let biasKey = String(w.name.dropLast("weight".count)) + "bias"
         return OriginalClassifier(weightKey: w.name, biasKey: self[biasKey] == nil ? nil : biasKey,
                                   classes: w.shape[0], features: w.shape[1])
@@ -42,12 +52,16 @@ extension StateDict {
     /// the file must be used, except the original classifier under `.drop`. Errors name the
     /// keys, and hint at the architecture when the file looks like another one.
     /// - Returns: graph tensor name -> tensor (named as in the graph), without `head.*` under `.drop`.
-    public func matched(to graph: Graph, classifier policy: ClassifierPolicy) throws -> [String: NamedTensor] {
+    /// - Parameter classifierKey: the checkpoint's classifier prefix the backbone declares
+    ///   (`Backbone.classifierKey`): then only `<key>.*` is the classifier, not any key under the
+    ///   usual prefixes.
+    public func matched(to graph: Graph, classifier policy: ClassifierPolicy, classifierKey: String? = nil) throws -> [String: NamedTensor] {
         let headSpecs = graph.tensors.filter { $0.name.hasPrefix("head.") }
         let backboneSpecs = graph.tensors.filter { !$0.name.hasPrefix("head.") }
         let backboneNames = Set(backboneSpecs.map(\.name))
+        let prefixes = classifierKey.map { [$0 + ".", "head."] } ?? Self.classifierPrefixes
         let classifierKeys = Set(names.filter { n in
-            !backboneNames.contains(n) && Self.classifierPrefixes.contains { n.hasPrefix($0) }
+            !backboneNames.contains(n) && prefixes.contains { n.hasPrefix($0) }
         })
 
         var result: [String: NamedTensor] = [:]
@@ -79,10 +93,10 @@ extension StateDict {
             for spec in headSpecs { take(spec.name, as: spec) }
             used.formUnion(headSpecs.map(\.name))
         case .keepAsHead:
-            guard let c = originalClassifier, let w = headSpecs.first(where: { $0.name == "head.weight" }) else {
+            guard let c = originalClassifier(key: classifierKey), let w = headSpecs.first(where: { $0.name == "head.weight" }) else {
                 throw WeightsFileError(file: file, reason: headSpecs.isEmpty
                     ? "the graph has no head to take the file's classifier"
-                    : "no classifier in the file (expected fc.weight or classifier.1.weight); it holds a backbone only",
+                    : "no classifier in the file (expected \(classifierKey.map { "\($0).weight" } ?? "fc.weight or classifier.1.weight")); it holds a backbone only",
                     hint: "import needs a whole-model checkpoint; to fine-tune, pass this file to train --weights")
             }
             take(c.weightKey, as: w)
@@ -153,8 +167,8 @@ extension StateDict {
 
 extension StateDict {
     /// `matched(to:classifier:)` as a list in the graph's tensor order (the order model files use).
-    public func matchedTensors(to graph: Graph, classifier policy: ClassifierPolicy) throws -> [NamedTensor] {
-        let byName = try matched(to: graph, classifier: policy)
+    public func matchedTensors(to graph: Graph, classifier policy: ClassifierPolicy, classifierKey: String? = nil) throws -> [NamedTensor] {
+        let byName = try matched(to: graph, classifier: policy, classifierKey: classifierKey)
         return graph.tensors.compactMap { byName[$0.name] }
     }
 }

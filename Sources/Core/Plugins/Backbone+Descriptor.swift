@@ -7,6 +7,9 @@ extension Backbone {
     /// and '.'; texts bounded and free of control characters; `in_features` at most
     /// `Limits.channels` and equal to the graph's feature width; sizes at most `Limits.imageSide`;
     /// mean finite and std finite and positive.
+    /// ABI 1.1's fields (read as zero from an older plugin, `PluginLoader.readVersioned`): at most
+    /// `Limits.weightSetsPerBackbone` weight sets, each checked (`WeightSet`), and a classifier key
+    /// of letters, digits, '_' and '.'.
     init(descriptor b: ft_backbone_desc, index i: Int, pluginPath: String, pluginName: String, pluginVersion: String) throws {
         guard let namePointer = b.name, let build = b.build else {
             throw PluginError.invalid("backbone \(i) has no name or no build function")
@@ -34,6 +37,20 @@ extension Backbone {
                   inFeatures: Int(b.in_features), inputSize: Int(b.input_size), evalResize: Int(b.eval_resize),
                   mean: mean, std: std, weightsHint: try text(b.weights_hint, "weights hint"),
                   pluginPath: pluginPath, pluginName: pluginName, pluginVersion: pluginVersion, build: build)
+        guard (0...Limits.weightSetsPerBackbone).contains(Int(b.weight_set_count)), b.weight_set_count == 0 || b.weight_sets != nil else {
+            throw bad("weight_set_count \(b.weight_set_count) is not in 0...\(Limits.weightSetsPerBackbone) or the list is missing")
+        }
+        weightSets = try (0..<Int(b.weight_set_count)).map { k in
+            guard let p = b.weight_sets[k] else { throw bad("weight set \(k) is NULL") }
+            return try WeightSet(p, index: k, backbone: name)
+        }
+        if let key = b.classifier_key {
+            let k = try text(key, "classifier key")
+            guard !k.isEmpty, k.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_.".unicodeScalars.contains($0)) }) else {
+                throw bad("classifier key '\(k)' must be ASCII letters, digits, '_' or '.'")
+            }
+            classifierKey = k
+        }
         let graph: Graph
         do { graph = try makeGraph() } catch {
             throw bad("failed to build: \(error)")

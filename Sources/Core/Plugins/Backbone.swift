@@ -13,6 +13,10 @@ public struct Backbone: @unchecked Sendable {
     public var mean: [Float]
     public var std: [Float]
     public var weightsHint: String
+    /// Published pretrained weights, the default first (ABI 1.1; empty for older plugins).
+    public var weightSets: [WeightSet] = []
+    /// The checkpoints' classifier prefix (`fc`, `classifier.1`), when the plugin declares it.
+    public var classifierKey: String?
     /// The plugin file this backbone came from.
     public var pluginPath: String
     public var pluginName: String

@@ -14,6 +14,9 @@ public struct BackboneInfo: Codable, Equatable, Sendable {
     public var mean: [Float]
     public var std: [Float]
     public var weights: String
+    /// Published pretrained weights, the default first, and their classifier's key prefix.
+    public var weight_sets: [WeightSet]
+    public var classifier_key: String?
     /// The plugin file.
     public var plugin: String
     public var plugin_version: String
@@ -30,6 +33,8 @@ public struct BackboneInfo: Codable, Equatable, Sendable {
         mean = b.mean
         std = b.std
         weights = b.weightsHint
+        weight_sets = b.weightSets
+        classifier_key = b.classifierKey
         plugin = b.pluginPath
         plugin_version = b.pluginVersion
     }

@@ -68,6 +68,8 @@ public enum Limits {
     public static let graphNodes = 100_000
     /// Backbones one plugin file may list.
     public static let backbonesPerPlugin = 1_000
+    /// Published weight sets one backbone lists.
+    public static let weightSetsPerBackbone = 64
     /// Bytes of one text a plugin hands over: a name, a summary, a version, an error message.
     public static let pluginTextBytes = 1_024
     /// Bytes of a run folder's `training-state.json` (a few kB: the tensors are beside it).

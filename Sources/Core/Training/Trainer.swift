@@ -124,7 +124,7 @@ public final class Trainer {
             model.initialize(seed: options.seed)
             if let weights = options.weights {
                 let file = try StateDict.load(contentsOf: URL(fileURLWithPath: weights))
-                try model.load(try file.matched(to: graph, classifier: .drop))
+                try model.load(try file.matched(to: graph, classifier: .drop, classifierKey: backbone.classifierKey))
                 onEvent(.info("loaded pretrained backbone weights from \(weights)"))
             } else {
                 onEvent(.info("no --weights: the backbone starts from random initialisation "

@@ -137,6 +137,25 @@ typedef struct ft_host_api {
     int32_t (*channel_scale)(ft_builder *b, const char *name, int32_t x, float initial);
 } ft_host_api;
 
+/* Resize interpolation of a weight set's evaluation preprocessing (Pillow's, antialiased). */
+#define FT_INTERP_BILINEAR 1
+#define FT_INTERP_BICUBIC  2
+
+/* One published set of pretrained weights, as a torchvision Weights enum member describes it
+ * (ABI 1.1). */
+typedef struct ft_weight_set {
+    uint32_t struct_size;      /* sizeof(ft_weight_set) */
+    const char *name;          /* the member's name, e.g. "IMAGENET1K_V1" */
+    const char *file_name;     /* e.g. "resnet18-f37072fd.pth" */
+    const char *url;           /* where it is published */
+    const char *sha256;        /* lower-case hex: the file's whole SHA-256, or the prefix its
+                                  publisher gives (torchvision's is in the file name) */
+    int32_t crop_size;         /* evaluation: centre crop of this side */
+    int32_t resize_size;       /* evaluation: the shorter side resized to this first */
+    int32_t interpolation;     /* FT_INTERP_BILINEAR or FT_INTERP_BICUBIC */
+    float top1;                /* ImageNet-1K top-1 accuracy as published, percent */
+} ft_weight_set;
+
 /* One backbone a plugin provides. */
 typedef struct ft_backbone_desc {
     uint32_t struct_size;
@@ -150,6 +169,15 @@ typedef struct ft_backbone_desc {
     const char *weights_hint;  /* where pretrained weights come from */
     /* Describes the network through host; returns 0 on success, non-zero on failure. */
     int32_t (*build)(const ft_host_api *host, ft_builder *b);
+
+    /* ---- ABI 1.1: the host reads these with FT_HAS_FIELD. ---- */
+
+    int32_t weight_set_count;  /* published weight sets, the default first; 0: none */
+    const ft_weight_set *const *weight_sets;
+    /* The key prefix of the classifier in those checkpoints ("fc", "classifier.1", ...), which
+     * import keeps as the head and fine-tuning drops; NULL: the last 2-D weight under fc.,
+     * classifier. or head. */
+    const char *classifier_key;
 } ft_backbone_desc;
 
 /* What finetune_plugin_entry returns. */

@@ -64,6 +64,11 @@ private let descriptor = makePluginDescriptor(pluginName: "ConvNeXt (built-in)",
         summary: "ConvNeXt-Tiny (Liu et al. 2022): 7x7 depthwise blocks with LayerNorm, GELU and layer scale, 27.8M parameters",
         weightsHint: "torchvision ConvNeXt_Tiny_Weights.IMAGENET1K_V1: convnext_tiny-983f1562.pth",
         inFeatures: 768, inputSize: 224, evalResize: 236,
+        weightSets: [
+            WeightSetInfo("IMAGENET1K_V1", url: "https://download.pytorch.org/models/convnext_tiny-983f1562.pth",
+                          crop: 224, resize: 236, top1: 82.52),
+        ],
+        classifierKey: "classifier.2",
         build: { host, b in runBuild(host, b) { try buildConvNeXt($0, convnextTiny) } }),
 ])
 

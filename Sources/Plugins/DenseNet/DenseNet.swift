@@ -66,6 +66,11 @@ private let descriptor = makePluginDescriptor(pluginName: "DenseNet (built-in)",
         summary: "DenseNet-121 (Huang et al. 2017): dense blocks whose layers read every earlier feature map, 7.0M parameters",
         weightsHint: "torchvision DenseNet121_Weights.IMAGENET1K_V1: densenet121-a639ec97.pth",
         inFeatures: 1024, inputSize: 224, evalResize: 256,
+        weightSets: [
+            WeightSetInfo("IMAGENET1K_V1", url: "https://download.pytorch.org/models/densenet121-a639ec97.pth",
+                          crop: 224, resize: 256, top1: 74.434),
+        ],
+        classifierKey: "classifier",
         build: { host, b in runBuild(host, b) { try buildDenseNet($0, densenet121) } }),
 ])
 

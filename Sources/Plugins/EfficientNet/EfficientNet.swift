@@ -140,18 +140,33 @@ private let descriptor = makePluginDescriptor(pluginName: "EfficientNet (built-i
         summary: "EfficientNet-B0 (Tan & Le 2019): MBConv blocks with squeeze-excitation, 4.0M parameters",
         weightsHint: "torchvision EfficientNet_B0_Weights.IMAGENET1K_V1: efficientnet_b0_rwightman-7f5810bc.pth",
         inFeatures: 1280, inputSize: 224, evalResize: 256,
+        weightSets: [
+            WeightSetInfo("IMAGENET1K_V1", url: "https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth",
+                          crop: 224, resize: 256, bicubic: true, top1: 77.692),
+        ],
+        classifierKey: "classifier.1",
         build: { host, b in runBuild(host, b) { try buildEfficientNet($0, b0) } }),
     BackboneInfo(
         name: "efficientnet-b3",
         summary: "EfficientNet-B3 (Tan & Le 2019): compound-scaled MBConv blocks with squeeze-excitation, 10.7M parameters",
         weightsHint: "torchvision EfficientNet_B3_Weights.IMAGENET1K_V1: efficientnet_b3_rwightman-b3899882.pth",
         inFeatures: 1536, inputSize: 300, evalResize: 320,
+        weightSets: [
+            WeightSetInfo("IMAGENET1K_V1", url: "https://download.pytorch.org/models/efficientnet_b3_rwightman-b3899882.pth",
+                          crop: 300, resize: 320, bicubic: true, top1: 82.008),
+        ],
+        classifierKey: "classifier.1",
         build: { host, b in runBuild(host, b) { try buildEfficientNet($0, b3) } }),
     BackboneInfo(
         name: "efficientnet-v2-s",
         summary: "EfficientNetV2-S (Tan & Le 2021): fused and depthwise MBConv blocks with squeeze-excitation, 20.2M parameters",
         weightsHint: "torchvision EfficientNet_V2_S_Weights.IMAGENET1K_V1: efficientnet_v2_s-dd5fe13b.pth",
         inFeatures: 1280, inputSize: 384, evalResize: 384,
+        weightSets: [
+            WeightSetInfo("IMAGENET1K_V1", url: "https://download.pytorch.org/models/efficientnet_v2_s-dd5fe13b.pth",
+                          crop: 384, resize: 384, top1: 84.228),
+        ],
+        classifierKey: "classifier.1",
         build: { host, b in runBuild(host, b) { try buildEfficientNet($0, v2s) } }),
 ])
 

@@ -134,12 +134,26 @@ private let descriptor = makePluginDescriptor(pluginName: "MobileNet (built-in)"
     summary: "MobileNetV2 (Sandler et al. 2018): inverted residuals with linear bottlenecks, 2.2M parameters",
     weightsHint: "torchvision MobileNet_V2_Weights.IMAGENET1K_V1: mobilenet_v2-b0353104.pth",
     inFeatures: lastChannels, inputSize: 224, evalResize: 256,
+    weightSets: [
+        WeightSetInfo("IMAGENET1K_V2", url: "https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth",
+                      crop: 224, resize: 232, top1: 72.154),
+        WeightSetInfo("IMAGENET1K_V1", url: "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth",
+                      crop: 224, resize: 256, top1: 71.878),
+    ],
+    classifierKey: "classifier.1",
     build: { host, b in runBuild(host, b, buildMobileNetV2) }),
     BackboneInfo(
         name: "mobilenet-v3-large",
         summary: "MobileNetV3-Large (Howard et al. 2019): inverted residuals with squeeze-excitation and hardswish, 4.2M parameters",
         weightsHint: "torchvision MobileNet_V3_Large_Weights.IMAGENET1K_V2: mobilenet_v3_large-5c1a4163.pth (V1: mobilenet_v3_large-8738ca79.pth)",
         inFeatures: v3LastChannels, inputSize: 224, evalResize: 232,
+        weightSets: [
+            WeightSetInfo("IMAGENET1K_V2", url: "https://download.pytorch.org/models/mobilenet_v3_large-5c1a4163.pth",
+                          crop: 224, resize: 232, top1: 75.274),
+            WeightSetInfo("IMAGENET1K_V1", url: "https://download.pytorch.org/models/mobilenet_v3_large-8738ca79.pth",
+                          crop: 224, resize: 256, top1: 74.042),
+        ],
+        classifierKey: "classifier.3",
         build: { host, b in runBuild(host, b, buildMobileNetV3Large) }),
 ])
 

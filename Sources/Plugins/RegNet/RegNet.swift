@@ -70,6 +70,13 @@ private let descriptor = makePluginDescriptor(pluginName: "RegNet (built-in)", [
         summary: "RegNetY-800MF (Radosavovic et al. 2020): grouped bottlenecks with squeeze-excitation, 5.6M parameters",
         weightsHint: "torchvision RegNet_Y_800MF_Weights.IMAGENET1K_V2: regnet_y_800mf-58fc7688.pth (V1: regnet_y_800mf-1b27b58c.pth)",
         inFeatures: 784, inputSize: 224, evalResize: 232,
+        weightSets: [
+            WeightSetInfo("IMAGENET1K_V2", url: "https://download.pytorch.org/models/regnet_y_800mf-58fc7688.pth",
+                          crop: 224, resize: 232, top1: 78.828),
+            WeightSetInfo("IMAGENET1K_V1", url: "https://download.pytorch.org/models/regnet_y_800mf-1b27b58c.pth",
+                          crop: 224, resize: 256, top1: 76.42),
+        ],
+        classifierKey: "fc",
         build: { host, b in runBuild(host, b) { try buildRegNet($0, regnetY800MF) } }),
 ])
 

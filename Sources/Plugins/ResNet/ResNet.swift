@@ -85,18 +85,35 @@ private let descriptor = makePluginDescriptor(pluginName: "ResNet (built-in)", [
         summary: "ResNet-18 (He et al. 2015): 4 stages of basic residual blocks, 11.2M parameters",
         weightsHint: "torchvision ResNet18_Weights.IMAGENET1K_V1: resnet18-f37072fd.pth",
         inFeatures: 512, inputSize: 224, evalResize: 256,
+        weightSets: [
+            WeightSetInfo("IMAGENET1K_V1", url: "https://download.pytorch.org/models/resnet18-f37072fd.pth",
+                          crop: 224, resize: 256, top1: 69.758),
+        ],
+        classifierKey: "fc",
         build: { host, b in runBuild(host, b) { try buildResNet($0, resnet18) } }),
     BackboneInfo(
         name: "resnet34",
         summary: "ResNet-34 (He et al. 2015): 4 stages of basic residual blocks, 21.3M parameters",
         weightsHint: "torchvision ResNet34_Weights.IMAGENET1K_V1: resnet34-b627a593.pth",
         inFeatures: 512, inputSize: 224, evalResize: 256,
+        weightSets: [
+            WeightSetInfo("IMAGENET1K_V1", url: "https://download.pytorch.org/models/resnet34-b627a593.pth",
+                          crop: 224, resize: 256, top1: 73.314),
+        ],
+        classifierKey: "fc",
         build: { host, b in runBuild(host, b) { try buildResNet($0, resnet34) } }),
     BackboneInfo(
         name: "resnet50",
         summary: "ResNet-50 (He et al. 2015): 4 stages of bottleneck residual blocks, 23.5M parameters",
         weightsHint: "torchvision ResNet50_Weights.IMAGENET1K_V2: resnet50-11ad3fa6.pth (V1: resnet50-0676ba61.pth)",
         inFeatures: 2048, inputSize: 224, evalResize: 232,
+        weightSets: [
+            WeightSetInfo("IMAGENET1K_V2", url: "https://download.pytorch.org/models/resnet50-11ad3fa6.pth",
+                          crop: 224, resize: 232, top1: 80.858),
+            WeightSetInfo("IMAGENET1K_V1", url: "https://download.pytorch.org/models/resnet50-0676ba61.pth",
+                          crop: 224, resize: 256, top1: 76.13),
+        ],
+        classifierKey: "fc",
         build: { host, b in runBuild(host, b) { try buildResNet($0, resnet50) } }),
 ])
 

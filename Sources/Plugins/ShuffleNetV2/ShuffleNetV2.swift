@@ -66,6 +66,11 @@ private let descriptor = makePluginDescriptor(pluginName: "ShuffleNetV2 (built-i
     summary: "ShuffleNet V2 x1.0 (Ma et al. 2018): channel split, depthwise branches and channel shuffle, 1.3M parameters",
     weightsHint: "torchvision ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1: shufflenetv2_x1-5666bf0f80.pth",
     inFeatures: lastChannels, inputSize: 224, evalResize: 256,
+    weightSets: [
+        WeightSetInfo("IMAGENET1K_V1", url: "https://download.pytorch.org/models/shufflenetv2_x1-5666bf0f80.pth",
+                      crop: 224, resize: 256, top1: 69.362),
+    ],
+    classifierKey: "fc",
     build: { host, b in runBuild(host, b, buildShuffleNetV2) })])
 
 @_cdecl("finetune_plugin_entry")
