@@ -43,6 +43,10 @@ def main():
         "resize_crop": record(F.resized_crop(rgb, 3, 5, 12, 15, [7, 9], InterpolationMode.BILINEAR, antialias=True)),
         "resize_gray": record(pattern(29, 21, 1).resize((8, 14), Image.BILINEAR)),
         "resize_shorter_12": record(F.resize(rgb, 12, InterpolationMode.BILINEAR, antialias=True)),
+        "bicubic_down": record(rgb.resize((12, 9), Image.BICUBIC)),
+        "bicubic_up": record(pattern(13, 9).resize((20, 15), Image.BICUBIC)),
+        "bicubic_crop": record(F.resized_crop(rgb, 3, 5, 12, 15, [7, 9], InterpolationMode.BICUBIC, antialias=True)),
+        "bicubic_gray": record(pattern(29, 21, 1).resize((8, 14), Image.BICUBIC)),
         "center_crop_12": record(F.center_crop(rgb, [12, 12])),
         "center_crop_pad_8": record(F.center_crop(pattern(7, 4), [8, 8])),
         "brightness_1.3": record(F.adjust_brightness(small, 1.3)),
@@ -67,9 +71,13 @@ def main():
     evaluation = transforms.Compose([
         transforms.Resize(16), transforms.CenterCrop(12), transforms.ToTensor(),
         transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    bicubic = transforms.Compose([
+        transforms.Resize(16, interpolation=InterpolationMode.BICUBIC), transforms.CenterCrop(12), transforms.ToTensor(),
+        transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
     write_json("data-decode-reference.json", {
         "photo": record(decoded),
         "eval_16_12": [round(v, 6) for v in evaluation(decoded).permute(1, 2, 0).reshape(-1).tolist()],
+        "eval_16_12_bicubic": [round(v, 6) for v in bicubic(decoded).permute(1, 2, 0).reshape(-1).tolist()],
         "versions": versions,
     })
 

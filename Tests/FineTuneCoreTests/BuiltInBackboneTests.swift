@@ -10,7 +10,7 @@ final class BuiltInBackboneTests: XCTestCase {
     /// name -> (torchvision backbone parameters, in_features, input size, eval resize, total with 1000 classes)
     let expected: [String: (params: Int, features: Int, input: Int, resize: Int, total1000: Int)] = [
         "resnet18": (11_176_512, 512, 224, 256, 11_689_512),
-        "mobilenet-v2": (2_223_872, 1280, 224, 256, 3_504_872),
+        "mobilenet-v2": (2_223_872, 1280, 224, 232, 3_504_872),
         "efficientnet-b3": (10_696_232, 1536, 300, 320, 12_233_232),
         "shufflenet-v2-x1.0": (1_253_604, 1024, 224, 256, 2_278_604),
         "resnet34": (21_284_672, 512, 224, 256, 21_797_672),
@@ -76,6 +76,11 @@ final class BuiltInBackboneTests: XCTestCase {
         let b3 = try Self.catalog.backbone(named: "efficientnet-b3").weightSets[0]
         XCTAssertEqual([b3.interpolation.rawValue, b3.name, String(b3.top1)], ["bicubic", "IMAGENET1K_V1", "82.008"])
         XCTAssertEqual(try Self.catalog.backbone(named: "resnet50").weightSets.map(\.name), ["IMAGENET1K_V2", "IMAGENET1K_V1"])
+        // A model of EfficientNet-B3 records the bicubic evaluation its weights were published with.
+        let model = ModelFile(backbone: try Self.catalog.backbone(named: "efficientnet-b3"), classes: ["a"],
+                              provenance: Provenance(command: "test"), tensors: [])
+        XCTAssertEqual(model.interpolation, .bicubic)
+        XCTAssertEqual(try Self.catalog.backbone(named: "resnet18").evalInterpolation, .bilinear)
     }
 
     func testLayerGroupsForFreezing() throws {

@@ -1,6 +1,7 @@
 // End to end against PIL + torchvision: a JPEG written by PIL (Fixtures/data-photo.jpg) decodes
 // to PIL's pixels, and the evaluation pipeline gives torchvision's
-// Resize(16) -> CenterCrop(12) -> ToTensor -> Normalize floats (tools/data_reference.py).
+// Resize(16) -> CenterCrop(12) -> ToTensor -> Normalize floats, bilinear and bicubic
+// (tools/data_reference.py).
 
 import Foundation
 import XCTest
@@ -23,13 +24,15 @@ final class DataParityTests: XCTestCase {
     }
 
     func testEvaluationPipelineMatchesTorchvision() throws {
-        let want = DataParityTests.reference["eval_16_12"] as! [Double]
-        var transform = EvalTransform(resize: 16, crop: 12)
-        transform.dctScaling = false
-        var got = [Float](repeating: 0, count: 12 * 12 * 3)
-        var random = SeededRandom(seed: 0)
-        try transform.process(photo, path: "data-photo.jpg", decoder: ImageDecoder(), random: &random, into: &got)
-        XCTAssertEqual(got.count, want.count)
-        for (a, b) in zip(got, want) { XCTAssertEqual(Double(a), b, accuracy: 2e-6) }
+        for (key, filter) in [("eval_16_12", Interpolation.bilinear), ("eval_16_12_bicubic", .bicubic)] {
+            let want = DataParityTests.reference[key] as! [Double]
+            var transform = EvalTransform(resize: 16, crop: 12, interpolation: filter)
+            transform.dctScaling = false
+            var got = [Float](repeating: 0, count: 12 * 12 * 3)
+            var random = SeededRandom(seed: 0)
+            try transform.process(photo, path: "data-photo.jpg", decoder: ImageDecoder(), random: &random, into: &got)
+            XCTAssertEqual(got.count, want.count)
+            for (a, b) in zip(got, want) { XCTAssertEqual(Double(a), b, accuracy: 2e-6, key) }
+        }
     }
 }

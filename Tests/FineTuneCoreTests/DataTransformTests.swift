@@ -29,6 +29,17 @@ final class DataTransformTests: XCTestCase {
         XCTAssertEqual(DataFixtures.pattern(width: 13, height: 9).resized(width: 20, height: 15), expected("resize_up"))
         XCTAssertEqual(rgb.resized(width: 9, height: 7, from: .init(x: 5, y: 3, width: 15, height: 12)), expected("resize_crop"))
         XCTAssertEqual(DataFixtures.pattern(width: 29, height: 21, channels: 1).resized(width: 8, height: 14), expected("resize_gray"))
+    }
+
+    /// Bicubic (torchvision's EfficientNet evaluation): Pillow's Keys cubic, a = -0.5, whose
+    /// negative lobes overshoot and are clamped to 0...255.
+    func testBicubicResizeIsBitExactWithPIL() {
+        XCTAssertEqual(rgb.resized(width: 12, height: 9, interpolation: .bicubic), expected("bicubic_down"))
+        XCTAssertEqual(DataFixtures.pattern(width: 13, height: 9).resized(width: 20, height: 15, interpolation: .bicubic), expected("bicubic_up"))
+        XCTAssertEqual(rgb.resized(width: 9, height: 7, from: .init(x: 5, y: 3, width: 15, height: 12), interpolation: .bicubic),
+                       expected("bicubic_crop"))
+        XCTAssertEqual(DataFixtures.pattern(width: 29, height: 21, channels: 1).resized(width: 8, height: 14, interpolation: .bicubic),
+                       expected("bicubic_gray"))
         XCTAssertEqual(Resize(size: 12).apply(rgb), expected("resize_shorter_12"))
     }
 
@@ -139,9 +150,11 @@ final class DataTransformTests: XCTestCase {
             let w = random.integer(1, 60), h = random.integer(1, 60)
             let wx = random.integer(0, w - 1), wy = random.integer(0, h - 1)
             let window = Image.Box(x: wx, y: wy, width: random.integer(1, w - wx), height: random.integer(1, h - wy))
-            XCTAssertEqual(image.resized(width: w, height: h, from: box, window: window),
-                           image.resized(width: w, height: h, from: box).cropped(x: wx, y: wy, width: window.width, height: window.height),
-                           "\(image.width)x\(image.height) box \(box) -> \(w)x\(h) window \(window)")
+            let filter: Interpolation = trial % 3 == 0 ? .bicubic : .bilinear
+            XCTAssertEqual(image.resized(width: w, height: h, from: box, window: window, interpolation: filter),
+                           image.resized(width: w, height: h, from: box, interpolation: filter)
+                               .cropped(x: wx, y: wy, width: window.width, height: window.height),
+                           "\(image.width)x\(image.height) box \(box) -> \(w)x\(h) window \(window) \(filter)")
         }
     }
 

@@ -45,6 +45,21 @@ final class ModelFileValidationTests: XCTestCase {
         }
     }
 
+    /// The evaluation resize's filter reads back as written; a file from before it was recorded
+    /// reads as bilinear; any other value is refused.
+    func testInterpolationIsRecordedAndChecked() throws {
+        var bicubic = try model()
+        bicubic.interpolation = .bicubic
+        XCTAssertEqual(bicubic.metadata["interpolation"], "bicubic")
+        let read = try ModelFile(data: try SafeTensorsWriter.encode(bicubic.tensors, metadata: bicubic.metadata), file: "m")
+        XCTAssertEqual(read.interpolation, .bicubic)
+        var older = bicubic.metadata
+        older["interpolation"] = nil
+        XCTAssertEqual(try ModelFile(data: try SafeTensorsWriter.encode(bicubic.tensors, metadata: older), file: "m").interpolation, .bilinear)
+        try assertRefused(bicubic, { $0["interpolation"] = "lanczos" }, mentioning: ["'interpolation'", "lanczos", "\"bilinear\" or \"bicubic\""])
+        try assertRefused(bicubic, { $0["interpolation"] = "bicubic\u{1B}[2J" }, mentioning: ["'interpolation'", "\\u{1B}"])
+    }
+
     func testNormalisationThatIsNotFiniteIsRefused() throws {
         let model = try model()
         try assertRefused(model, { $0["std"] = "[0,0.224,0.225]" }, mentioning: ["'std'", "at least"])

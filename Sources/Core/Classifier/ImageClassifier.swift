@@ -38,7 +38,8 @@ public final class ImageClassifier {
         classes = file.classes
         self.batchSize = batchSize
         executor = try Executor(model: model, batchSize: batchSize, training: false)
-        transform = EvalTransform(resize: file.evalResize, crop: file.inputSize, normalize: Normalize(mean: file.mean, std: file.std))
+        transform = EvalTransform(resize: file.evalResize, crop: file.inputSize, normalize: Normalize(mean: file.mean, std: file.std),
+                                  interpolation: file.interpolation)
     }
 
     /// Classifies one image file.

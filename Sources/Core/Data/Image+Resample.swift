@@ -1,11 +1,11 @@
-// Image+Resample: antialiased bilinear resizing, bit-exact with PIL's `Image.resize(size,
-// BILINEAR)`, which is what torchvision's Resize and RandomResizedCrop run on PIL images
-// (antialias=True).
+// Image+Resample: antialiased bilinear and bicubic resizing, bit-exact with PIL's
+// `Image.resize(size, BILINEAR)` and `BICUBIC`, which is what torchvision's Resize and
+// RandomResizedCrop run on PIL images (antialias=True).
 //
 // Algorithm (Pillow, src/libImaging/Resample.c): a separable filter, horizontal pass first into
-// an 8-bit intermediate, then vertical. When downscaling by s > 1 the triangle filter's support
-// widens to s source pixels (this is the antialiasing); when upscaling it is plain bilinear
-// interpolation. Weights are computed in Double, normalised to sum 1, then rounded to 22-bit
+// an 8-bit intermediate, then vertical. When downscaling by s > 1 the filter's support widens
+// s times (this is the antialiasing): the triangle filter's support is 1, the bicubic one's
+// (Keys' cubic with a = -0.5) 2. When upscaling it is plain bilinear or bicubic interpolation. Weights are computed in Double, normalised to sum 1, then rounded to 22-bit
 // fixed point, and every output is rounded and clamped to 0...255, exactly as Pillow does.
 // A crop box is handled as torchvision does (crop, then resize): the filter never reads outside
 // the box.
@@ -17,6 +17,28 @@
 // window is made. Memory: the window, plus the horizontal pass over the source rows the
 // window's vertical filter reads (at most the box's height), window wide.
 // Layout: source and result are (H, W, C) interleaved UInt8.
+
+/// The filter of a resize: torchvision's InterpolationMode.BILINEAR or BICUBIC (Pillow's).
+public enum Interpolation: String, Codable, Sendable {
+    case bilinear, bicubic
+
+    /// Half the filter's width, in source samples at scale 1.
+    var support: Double { self == .bilinear ? 1 : 2 }
+
+    /// Pillow's `bilinear_filter` and `bicubic_filter` (a = -0.5).
+    @inline(__always)
+    func weight(_ x: Double) -> Double {
+        let x = abs(x)
+        switch self {
+        case .bilinear: return x < 1 ? 1 - x : 0
+        case .bicubic:
+            let a = -0.5
+            if x < 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
+            if x < 2 { return (((x - 5) * x + 8) * x - 4) * a }
+            return 0
+        }
+    }
+}
 
 extension Image {
     /// An integer rectangle inside an image.
@@ -31,9 +53,11 @@ extension Image {
     static let resamplePrecisionBits: Int32 = 22
 
     /// Resizes the `box` part of the image (the whole image by default) to `width` x `height`
-    /// with antialiased bilinear filtering, identical to PIL's `crop(box).resize((w, h), BILINEAR)`,
-    /// and returns the `window` part of that result (all of it by default), computing nothing else.
-    public func resized(width outWidth: Int, height outHeight: Int, from box: Box? = nil, window: Box? = nil) -> Image {
+    /// with antialiased filtering, identical to PIL's `crop(box).resize((w, h), BILINEAR)` (or
+    /// `BICUBIC`), and returns the `window` part of that result (all of it by default), computing
+    /// nothing else.
+    public func resized(width outWidth: Int, height outHeight: Int, from box: Box? = nil, window: Box? = nil,
+                        interpolation: Interpolation = .bilinear) -> Image {
         let box = box ?? Box(x: 0, y: 0, width: width, height: height)
         let window = window ?? Box(x: 0, y: 0, width: outWidth, height: outHeight)
         precondition(outWidth > 0 && outHeight > 0, "resize to an empty size \(outWidth)x\(outHeight)")
@@ -48,13 +72,15 @@ extension Image {
         if !needHorizontal && !needVertical {
             return cropped(x: box.x + window.x, y: box.y + window.y, width: window.width, height: window.height)
         }
-        let vertical = ResampleCoefficients(inSize: box.height, outSize: outHeight, outputs: window.y..<(window.y + window.height))
+        let vertical = ResampleCoefficients(inSize: box.height, outSize: outHeight, outputs: window.y..<(window.y + window.height),
+                                            filter: interpolation)
         guard needHorizontal else {
             return verticalPass(vertical, rowOffset: box.y, columnOffset: box.x + window.x, width: window.width)
         }
         // Horizontal pass first, over only the rows the vertical pass will read (box-local).
         let rows = needVertical ? vertical.inputRange : window.y..<(window.y + window.height)
-        let horizontal = ResampleCoefficients(inSize: box.width, outSize: outWidth, outputs: window.x..<(window.x + window.width))
+        let horizontal = ResampleCoefficients(inSize: box.width, outSize: outWidth, outputs: window.x..<(window.x + window.width),
+                                              filter: interpolation)
         let filtered = horizontalPass(horizontal, box: Box(x: box.x, y: box.y + rows.lowerBound, width: box.width,
                                                           height: rows.count))
         guard needVertical else { return filtered }
@@ -137,7 +163,7 @@ extension Image {
     UInt8(truncatingIfNeeded: min(max(value, 0), 255))
 }
 
-/// Pillow's `precompute_coeffs` for the bilinear (triangle) filter, in 22-bit fixed point, for
+/// Pillow's `precompute_coeffs` for the bilinear (triangle) or bicubic filter, in 22-bit fixed point, for
 /// the outputs `outputs` of a resize from `inSize` to `outSize` samples (local index i is output
 /// `outputs.lowerBound + i`; each output's filter depends only on its own position).
 struct ResampleCoefficients {
@@ -150,12 +176,12 @@ struct ResampleCoefficients {
     /// For local output i: `weights[i * ksize ..< i * ksize + taps]`.
     let weights: [Int32]
 
-    init(inSize: Int, outSize: Int, outputs: Range<Int>) {
+    init(inSize: Int, outSize: Int, outputs: Range<Int>, filter: Interpolation = .bilinear) {
         precondition(inSize > 0 && outputs.lowerBound >= 0 && outputs.upperBound <= outSize && !outputs.isEmpty,
                      "resample outputs \(outputs) of \(inSize) -> \(outSize)")
         let scale = Double(inSize) / Double(outSize)
         let filterScale = max(scale, 1.0)
-        let support = 1.0 * filterScale               // the triangle filter's support is 1
+        let support = filter.support * filterScale
         // Pillow's kernel size, never more than the input (an output reads at most every input).
         let ksize = min(Int(support.rounded(.up)) * 2 + 1, inSize)
         let inverseScale = 1.0 / filterScale
@@ -170,7 +196,7 @@ struct ResampleCoefficients {
             var total = 0.0
             for x in 0..<xmax {
                 let distance = abs((Double(x + xmin) - center + 0.5) * inverseScale)
-                taps[x] = distance < 1.0 ? 1.0 - distance : 0.0
+                taps[x] = filter.weight(distance)
                 total += taps[x]
             }
             for x in 0..<xmax {

@@ -73,6 +73,8 @@ public struct EvalTransform: SampleTransform {
     public var resize: Resize
     public var centerCrop: CenterCrop
     public var normalize: Normalize
+    /// The resize's filter (torchvision's EfficientNet weights are evaluated with bicubic).
+    public var interpolation: Interpolation
     /// Let the JPEG decoder shrink in the DCT domain when the image is at least twice the resized
     /// size. Faster; turn it off for pixel parity with torchvision (PIL never does this).
     public var dctScaling = true
@@ -83,10 +85,11 @@ public struct EvalTransform: SampleTransform {
     /// - Parameters:
     ///   - resize: shorter side after resizing (256 for a 224 crop, 320 for EfficientNet-B3's 300).
     ///   - crop: the square centre crop.
-    public init(resize: Int, crop: Int, normalize: Normalize = .imagenet) {
+    public init(resize: Int, crop: Int, normalize: Normalize = .imagenet, interpolation: Interpolation = .bilinear) {
         self.resize = Resize(size: resize)
         self.centerCrop = CenterCrop(size: crop)
         self.normalize = normalize
+        self.interpolation = interpolation
     }
 
     /// The 8-bit image after resizing and cropping (before normalisation). The resize and the
@@ -99,7 +102,8 @@ public struct EvalTransform: SampleTransform {
         let target = resize.outputSize(width: info.width, height: info.height)
         let decoded = try decoder.decode(bytes, path: path, atLeast: dctScaling ? target : nil)
         let placement = centerCrop.placement(width: target.width, height: target.height)
-        return decoded.resized(width: target.width, height: target.height, window: placement.window).padded(placement)
+        return decoded.resized(width: target.width, height: target.height, window: placement.window, interpolation: interpolation)
+            .padded(placement)
     }
 
     public func process(_ bytes: [UInt8], path: String, decoder: ImageDecoder, random: inout SeededRandom,

@@ -9,6 +9,8 @@ import Foundation
 ///     classes         JSON array of class names, in logit order
 ///     head            "linear" or "mlp:128,64" (see HeadSpec)
 ///     input_size, eval_resize   integers as text;  mean, std  JSON arrays of 3 numbers
+///     interpolation   "bilinear" or "bicubic": the evaluation resize's filter (absent in files
+///                     written before it was recorded: bilinear)
 ///     provenance      JSON object (see `Provenance`)
 ///
 /// Written atomically (temporary file, fsync, rename), so a crash never leaves half a model.
@@ -25,12 +27,14 @@ public struct ModelFile: Sendable {
     public var evalResize: Int
     public var mean: [Float]
     public var std: [Float]
+    /// The evaluation resize's filter, as the model was validated with.
+    public var interpolation: Interpolation
     public var provenance: Provenance
     /// Backbone tensors then `head.*`, in the graph's order.
     public var tensors: [NamedTensor]
 
     public init(backbone: String, pluginVersion: String, classes: [String], head: String = "linear",
-                inputSize: Int, evalResize: Int, mean: [Float], std: [Float],
+                inputSize: Int, evalResize: Int, mean: [Float], std: [Float], interpolation: Interpolation = .bilinear,
                 provenance: Provenance, tensors: [NamedTensor]) {
         self.backbone = backbone
         self.pluginVersion = pluginVersion
@@ -40,6 +44,7 @@ public struct ModelFile: Sendable {
         self.evalResize = evalResize
         self.mean = mean
         self.std = std
+        self.interpolation = interpolation
         self.provenance = provenance
         self.tensors = tensors
     }
@@ -48,7 +53,8 @@ public struct ModelFile: Sendable {
     public init(backbone: Backbone, classes: [String], provenance: Provenance, tensors: [NamedTensor]) {
         self.init(backbone: backbone.name, pluginVersion: backbone.pluginVersion, classes: classes,
                   inputSize: backbone.inputSize, evalResize: backbone.evalResize,
-                  mean: backbone.mean, std: backbone.std, provenance: provenance, tensors: tensors)
+                  mean: backbone.mean, std: backbone.std, interpolation: backbone.evalInterpolation,
+                  provenance: provenance, tensors: tensors)
     }
 
     // MARK: writing
@@ -65,6 +71,7 @@ public struct ModelFile: Sendable {
             "eval_resize": String(evalResize),
             "mean": Self.json(mean),
             "std": Self.json(std),
+            "interpolation": interpolation.rawValue,
             "provenance": Self.json(provenance),
         ]
     }
@@ -125,6 +132,13 @@ public struct ModelFile: Sendable {
                 throw bad("metadata key '\(key)' is not a valid JSON \(T.self)")
             }
         }
+        func interpolation(_ value: String?) throws -> Interpolation {
+            guard let value else { return .bilinear }
+            guard let i = Interpolation(rawValue: value) else {
+                throw bad("metadata key 'interpolation' is \(value.quotedForTerminal), not \"bilinear\" or \"bicubic\"")
+            }
+            return i
+        }
         func integer(_ key: String) throws -> Int {
             guard let i = Int(try field(key)) else { throw bad("metadata key '\(key)' is not an integer") }
             return i
@@ -133,6 +147,7 @@ public struct ModelFile: Sendable {
                   classes: try decode("classes", as: [String].self), head: try field("head"),
                   inputSize: try integer("input_size"), evalResize: try integer("eval_resize"),
                   mean: try decode("mean", as: [Float].self), std: try decode("std", as: [Float].self),
+                  interpolation: try interpolation(m["interpolation"]),
                   provenance: try decode("provenance", as: Provenance.self), tensors: file.tensors)
         try validate(file: name)
     }

@@ -17,6 +17,10 @@ public struct Backbone: @unchecked Sendable {
     public var weightSets: [WeightSet] = []
     /// The checkpoints' classifier prefix (`fc`, `classifier.1`), when the plugin declares it.
     public var classifierKey: String?
+
+    /// The resize filter evaluation uses: that of the backbone's default weights (bicubic for
+    /// torchvision's EfficientNet-B0/B3), bilinear when it lists none.
+    public var evalInterpolation: Interpolation { weightSets.first?.interpolation ?? .bilinear }
     /// The plugin file this backbone came from.
     public var pluginPath: String
     public var pluginName: String

@@ -3,8 +3,6 @@ import PluginABI
 /// A published set of pretrained weights a backbone lists (ABI 1.1's `ft_weight_set`): where it
 /// comes from, how to check it, how it was evaluated, and what it scored.
 public struct WeightSet: Codable, Equatable, Sendable {
-    public enum Interpolation: String, Codable, Sendable { case bilinear, bicubic }
-
     /// e.g. `IMAGENET1K_V1`.
     public var name: String
     public var file_name: String

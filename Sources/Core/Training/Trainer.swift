@@ -96,7 +96,8 @@ public final class Trainer {
                                           dropLast: trainSet.count > options.batchSize, seed: options.seed,
                                           workers: options.workers, maxPixels: options.maxImagePixels))
         validation = DataLoader(dataset: valSet,
-                                transform: EvalTransform(resize: evalResize, crop: size, normalize: normalize),
+                                transform: EvalTransform(resize: evalResize, crop: size, normalize: normalize,
+                                                         interpolation: backbone.evalInterpolation),
                                 options: .init(batchSize: options.batchSize, shuffle: false, seed: options.seed,
                                                workers: options.workers, maxPixels: options.maxImagePixels))
         pretrained = options.weights != nil

@@ -132,8 +132,8 @@ private func makeDivisible(_ v: Int32) -> Int32 {
 private let descriptor = makePluginDescriptor(pluginName: "MobileNet (built-in)", [BackboneInfo(
     name: "mobilenet-v2",
     summary: "MobileNetV2 (Sandler et al. 2018): inverted residuals with linear bottlenecks, 2.2M parameters",
-    weightsHint: "torchvision MobileNet_V2_Weights.IMAGENET1K_V1: mobilenet_v2-b0353104.pth",
-    inFeatures: lastChannels, inputSize: 224, evalResize: 256,
+    weightsHint: "torchvision MobileNet_V2_Weights.IMAGENET1K_V2: mobilenet_v2-7ebf99e0.pth (V1: mobilenet_v2-b0353104.pth)",
+    inFeatures: lastChannels, inputSize: 224, evalResize: 232,
     weightSets: [
         WeightSetInfo("IMAGENET1K_V2", url: "https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth",
                       crop: 224, resize: 232, top1: 72.154),
