@@ -83,6 +83,19 @@ public struct Net {
         return y
     }
 
+    /// torchvision's SqueezeExcitation: global average pool, fc1 (1x1 conv with bias) and
+    /// `activation`, fc2 (1x1 conv with bias) and `scaleActivation`, then the input scaled channel
+    /// by channel. EfficientNet: SiLU and sigmoid; RegNet: ReLU and sigmoid; MobileNetV3: ReLU and hardsigmoid.
+    public func squeezeExcitation(_ p: String, _ x: Int32, channels: Int32, squeeze: Int32,
+                                  activation: Int32, scaleActivation: Int32 = FT_ACT_SIGMOID) throws -> Int32 {
+        var scale = try globalAvgPool("\(p).avgpool", x)
+        scale = try conv("\(p).fc1", scale, out: squeeze, kernel: 1, bias: true)
+        scale = try self.activation("\(p).activation", scale, activation)
+        scale = try conv("\(p).fc2", scale, out: channels, kernel: 1, bias: true)
+        scale = try self.activation("\(p).scale_activation", scale, scaleActivation)
+        return try channelMultiply(p, x, scale: scale)
+    }
+
     public func add(_ name: String, _ x: Int32, _ y: Int32) throws -> Int32 {
         try check(name.withCString { host.pointee.add!(b, $0, x, y) })
     }
@@ -179,6 +192,14 @@ public func runBuild(_ host: UnsafePointer<ft_host_api>?, _ b: OpaquePointer?, _
     } catch {
         return 1
     }
+}
+
+/// torchvision's _make_divisible (from TensorFlow's MobileNet): the nearest multiple of `divisor`,
+/// but never more than 10% below `v`.
+public func makeDivisible(_ v: Double, _ divisor: Int = 8) -> Int32 {
+    var n = max(divisor, Int(v + Double(divisor) / 2) / divisor * divisor)
+    if Double(n) < 0.9 * v { n += divisor }
+    return Int32(n)
 }
 
 /// A NUL-terminated copy of `s` that lives for the life of the process.

@@ -30,14 +30,6 @@ private let b0Stages: [(expand: Int, kernel: Int32, stride: Int32, inChannels: I
 /// torchvision's stochastic_depth_prob, the same for every B model and V2-S.
 private let stochasticDepthProb = 0.2
 
-/// torchvision's _make_divisible (from TensorFlow's MobileNet): the nearest multiple of 8, but
-/// never more than 10% below `v`.
-private func makeDivisible(_ v: Double, _ divisor: Int = 8) -> Int32 {
-    var n = max(divisor, Int(v + Double(divisor) / 2) / divisor * divisor)
-    if Double(n) < 0.9 * v { n += divisor }
-    return Int32(n)
-}
-
 /// A B model: B0's table scaled by width and depth (channels by MBConvConfig.adjust_channels,
 /// blocks by ceil(n * depth)); the last convolution is 4 times the last stage's width.
 private func bModel(width: Double, depth: Double) -> Variant {
@@ -95,7 +87,7 @@ private func mbConv(_ net: Net, _ p: String, _ x: Int32, in inChannels: Int32, o
     }
     y = try net.convNormActivation("\(p).block.\(m)", y, out: expanded, kernel: kernel, stride: stride,
                                    groups: expanded, activation: FT_ACT_SILU, eps: eps)
-    y = try squeezeExcitation(net, "\(p).block.\(m + 1)", y, channels: expanded, squeeze: max(1, inChannels / 4))
+    y = try net.squeezeExcitation("\(p).block.\(m + 1)", y, channels: expanded, squeeze: max(1, inChannels / 4), activation: FT_ACT_SILU)
     y = try net.convNormActivation("\(p).block.\(m + 2)", y, out: out, kernel: 1, activation: nil, eps: eps)
     return try residual(net, p, y, x, in: inChannels, out: out, stride: stride, stochasticDepth: stochasticDepth)
 }
@@ -121,17 +113,6 @@ private func residual(_ net: Net, _ p: String, _ y: Int32, _ x: Int32, in inChan
                       stochasticDepth: Float) throws -> Int32 {
     guard stride == 1 && inChannels == out else { return y }
     return try net.add("\(p).add", try net.stochasticDepth("\(p).stochastic_depth", y, p: stochasticDepth), x)
-}
-
-/// torchvision's SqueezeExcitation: global average pool, fc1 (1x1 conv with bias) + SiLU,
-/// fc2 (1x1 conv with bias) + sigmoid, then the input scaled channel by channel.
-private func squeezeExcitation(_ net: Net, _ p: String, _ x: Int32, channels: Int32, squeeze: Int32) throws -> Int32 {
-    var scale = try net.globalAvgPool("\(p).avgpool", x)
-    scale = try net.conv("\(p).fc1", scale, out: squeeze, kernel: 1, bias: true)
-    scale = try net.activation("\(p).activation", scale, FT_ACT_SILU)
-    scale = try net.conv("\(p).fc2", scale, out: channels, kernel: 1, bias: true)
-    scale = try net.activation("\(p).scale_activation", scale, FT_ACT_SIGMOID)
-    return try net.channelMultiply(p, x, scale: scale)
 }
 
 private let descriptor = makePluginDescriptor(pluginName: "EfficientNet (built-in)", [

@@ -109,24 +109,12 @@ private func bneck(_ net: Net, _ p: String, _ x: Int32,
                                    activation: kind, eps: v3Eps, momentum: v3Momentum)
     m += 1
     if c.se {
-        let s = "\(p).block.\(m)"
-        var scale = try net.globalAvgPool("\(s).avgpool", y)
-        scale = try net.conv("\(s).fc1", scale, out: makeDivisible(c.expanded / 4), kernel: 1, bias: true)
-        scale = try net.activation("\(s).activation", scale, FT_ACT_RELU)
-        scale = try net.conv("\(s).fc2", scale, out: c.expanded, kernel: 1, bias: true)
-        scale = try net.activation("\(s).scale_activation", scale, FT_ACT_HARDSIGMOID)
-        y = try net.channelMultiply(s, y, scale: scale)
+        y = try net.squeezeExcitation("\(p).block.\(m)", y, channels: c.expanded, squeeze: makeDivisible(Double(c.expanded / 4)),
+                                      activation: FT_ACT_RELU, scaleActivation: FT_ACT_HARDSIGMOID)
         m += 1
     }
     y = try net.convNormActivation("\(p).block.\(m)", y, out: c.out, kernel: 1, activation: nil, eps: v3Eps, momentum: v3Momentum)
     return c.stride == 1 && c.inChannels == c.out ? try net.add("\(p).add", y, x) : y
-}
-
-/// torchvision's _make_divisible: the nearest multiple of 8, but never more than 10% below `v`.
-private func makeDivisible(_ v: Int32) -> Int32 {
-    var n = max(8, (v + 4) / 8 * 8)
-    if Double(n) < 0.9 * Double(v) { n += 8 }
-    return n
 }
 
 private let descriptor = makePluginDescriptor(pluginName: "MobileNet (built-in)", [BackboneInfo(

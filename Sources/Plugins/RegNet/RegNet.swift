@@ -48,20 +48,10 @@ private func block(_ net: Net, _ p: String, _ x: Int32, in inChannels: Int32, ou
     var y = try net.convNormActivation("\(p).f.a", x, out: out, kernel: 1, activation: FT_ACT_RELU)
     y = try net.convNormActivation("\(p).f.b", y, out: out, kernel: 3, stride: stride, groups: out / groupWidth,
                                    activation: FT_ACT_RELU)
-    y = try squeezeExcitation(net, "\(p).f.se", y, channels: out, squeeze: Int32((seRatio * Double(inChannels)).rounded()))
+    y = try net.squeezeExcitation("\(p).f.se", y, channels: out, squeeze: Int32((seRatio * Double(inChannels)).rounded()),
+                                  activation: FT_ACT_RELU)
     y = try net.convNormActivation("\(p).f.c", y, out: out, kernel: 1, activation: nil)
     return try net.activation("\(p).activation", try net.add("\(p).add", shortcut, y), FT_ACT_RELU)
-}
-
-/// torchvision's SqueezeExcitation with RegNet's ReLU: global average pool, fc1 (1x1 conv with
-/// bias) + ReLU, fc2 (1x1 conv with bias) + sigmoid, then the input scaled channel by channel.
-private func squeezeExcitation(_ net: Net, _ p: String, _ x: Int32, channels: Int32, squeeze: Int32) throws -> Int32 {
-    var scale = try net.globalAvgPool("\(p).avgpool", x)
-    scale = try net.conv("\(p).fc1", scale, out: squeeze, kernel: 1, bias: true)
-    scale = try net.activation("\(p).activation", scale, FT_ACT_RELU)
-    scale = try net.conv("\(p).fc2", scale, out: channels, kernel: 1, bias: true)
-    scale = try net.activation("\(p).scale_activation", scale, FT_ACT_SIGMOID)
-    return try net.channelMultiply(p, x, scale: scale)
 }
 
 private let descriptor = makePluginDescriptor(pluginName: "RegNet (built-in)", [
