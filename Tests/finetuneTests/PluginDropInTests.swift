@@ -60,5 +60,13 @@ final class PluginDropInTests: CLITestCase {
         let missing = try runFinetune(["summary", "--backbone", "vgg16"])
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.stderr.contains("no backbone named 'vgg16'"), missing.stderr)
+        // Case, '_', '-' and '.' are not told apart; a near miss gets a suggestion.
+        for name in ["EfficientNet_B3", "shufflenet_v2_x1_0", "ConvNeXt-Tiny"] {
+            let r = try runFinetune(["summary", "--backbone", name, "--num-classes", "3"])
+            XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
+        }
+        let near = try runFinetune(["summary", "--backbone", "resnet-18"])
+        XCTAssertTrue(near.stderr.contains("no backbone named 'resnet-18' (did you mean 'resnet18'?); installed: "), near.stderr)
+        XCTAssertFalse(missing.stderr.contains("did you mean"), "vgg16 is near nothing installed: \(missing.stderr)")
     }
 }

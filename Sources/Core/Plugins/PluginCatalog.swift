@@ -86,10 +86,41 @@ public struct PluginCatalog: Sendable {
         self.init(directories: Self.searchPath(pluginDirs: pluginDirs))
     }
 
+    /// The backbone called `name`: exactly, else with case, '_', '-' and '.' not told apart
+    /// (`EfficientNet_B3`, torchvision's `shufflenet_v2_x1_0`). An unknown name's error suggests
+    /// the closest installed one.
     public func backbone(named name: String) throws -> Backbone {
         if let b = backbones.first(where: { $0.name == name }) { return b }
+        let key = Self.matchKey(name)
+        let loose = backbones.filter { Self.matchKey($0.name) == key }
+        if loose.count == 1 { return loose[0] }
         let known = backbones.map(\.name).joined(separator: ", ")
-        throw PluginError.unknownBackbone(name: name, known: known)
+        if loose.count > 1 {
+            throw PluginError.unknownBackbone(name: name, known: known, suggestion: nil,
+                                              ambiguous: loose.map(\.name))
+        }
+        let closest = backbones.map { ($0.name, Self.editDistance(Self.matchKey($0.name), key)) }.min { $0.1 < $1.1 }
+        let suggestion = closest.flatMap { $0.1 <= max(2, key.count / 4) ? $0.0 : nil }
+        throw PluginError.unknownBackbone(name: name, known: known, suggestion: suggestion, ambiguous: [])
+    }
+
+    /// A name as `backbone(named:)` compares it: lower case, '_' and '.' as '-'.
+    static func matchKey(_ name: String) -> String {
+        String(name.lowercased().map { $0 == "_" || $0 == "." ? "-" : $0 })
+    }
+
+    /// Levenshtein distance, over characters (names are short: at most a few dozen).
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.prefix(256)), b = Array(b.prefix(256))
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var row = [i + 1]
+            for (j, y) in b.enumerated() {
+                row.append(min(previous[j + 1] + 1, row[j] + 1, previous[j] + (x == y ? 0 : 1)))
+            }
+            previous = row
+        }
+        return previous[b.count]
     }
 
     /// The `*.so` files directly inside `dir`, sorted by name; none if it does not exist.

@@ -9,7 +9,7 @@ public enum PluginError: Error, CustomStringConvertible {
     case refused
     case abiMismatch(major: UInt32, minor: UInt32)
     case invalid(String)
-    case unknownBackbone(name: String, known: String)
+    case unknownBackbone(name: String, known: String, suggestion: String? = nil, ambiguous: [String] = [])
 
     public var description: String {
         let header = "Sources/PluginABI/include/finetune_plugin.h"
@@ -24,8 +24,12 @@ public enum PluginError: Error, CustomStringConvertible {
         case .abiMismatch(let major, let minor):
             return "built for plugin ABI \(major).\(minor), this finetune speaks \(FT_ABI_MAJOR).x — rebuild it against \(header)"
         case .invalid(let reason): return reason
-        case .unknownBackbone(let name, let known):
-            return "no backbone named '\(PluginText.escaped(name))'; installed: \(known.isEmpty ? "none" : known) (see `finetune backbones`)"
+        case .unknownBackbone(let name, let known, let suggestion, let ambiguous):
+            if !ambiguous.isEmpty {
+                return "backbone '\(PluginText.escaped(name))' could be \(ambiguous.map { "'\($0)'" }.joined(separator: " or ")): give the exact name"
+            }
+            let guess = suggestion.map { " (did you mean '\($0)'?)" } ?? ""
+            return "no backbone named '\(PluginText.escaped(name))'\(guess); installed: \(known.isEmpty ? "none" : known) (see `finetune backbones`)"
         }
     }
 }
