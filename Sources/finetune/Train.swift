@@ -33,7 +33,7 @@ struct Train: ParsableCommand {
     @OptionGroup var plugins: PluginOptions
     @OptionGroup var imageOptions: ImageOptions
 
-    @Option(help: "The backbone, as `finetune backbones` lists it.") var backbone: String?
+    @Option(help: "The backbone, as `finetune backbones` lists it (case, '_', '-' and '.' alike: EfficientNet_B3).") var backbone: String?
     @Option(help: "The labelled images (see above).") var data: String?
     @Option(help: "Pretrained weights: a torchvision .pth or a .safetensors file. Without it the backbone starts from random initialisation.")
     var weights: String?
