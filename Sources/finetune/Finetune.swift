@@ -13,6 +13,7 @@ struct Finetune: ParsableCommand {
         (default ~/.local/share/finetune/plugins) and the folder of this executable. \
         Never the current directory: plugins are code.
         """,
+        version: FineTuneVersion.description,
         subcommands: [Backbones.self, Summary.self, Train.self, Predict.self, Evaluate.self, Import.self, DemoData.self, Bench.self, BenchData.self]
     )
 

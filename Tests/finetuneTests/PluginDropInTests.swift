@@ -48,6 +48,12 @@ final class PluginDropInTests: CLITestCase {
         XCTAssertEqual(counts["efficientnet-b3"], 10_696_232)
     }
 
+    func testVersion() throws {
+        let r = try runFinetune(["--version"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "finetune \(FineTuneVersion.release) (plugin ABI 1.1)\n")
+    }
+
     func testSummaryTotals() throws {
         for (name, total) in [("resnet18", "11,689,512"), ("mobilenet-v2", "3,504,872"), ("efficientnet-b3", "12,233,232")] {
             let r = try runFinetune(["summary", "--backbone", name, "--num-classes", "1000"])
