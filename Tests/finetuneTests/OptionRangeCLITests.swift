@@ -40,4 +40,12 @@ final class OptionRangeCLITests: CLITestCase {
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains("not enough memory for") && r.stderr.contains("--input-size"), r.stderr)
     }
+
+    /// --threads defaults to the cores this process may use, and the help says how many.
+    func testThreadsDefaultToTheAvailableCores() throws {
+        let cores = min(max(1, ProcessInfo.processInfo.activeProcessorCount), Limits.threads)
+        let help = try runFinetune(["train", "--help"])
+        let words = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        XCTAssertTrue(words.contains("Compute threads (default: \(cores))."), help.stdout)
+    }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Everything a training run is configured with. Saved with the training state (for
 /// `--resume`) and shown in the report, so it is Codable and has readable names.
 public struct TrainingOptions: Codable, Equatable, Sendable {
@@ -53,9 +55,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// Stop a stage after this many epochs without a better validation accuracy; nil: never.
     public var patience: Int?
     public var seed: UInt64 = 0
-    public var threads = 2
+    /// Compute threads: by default the cores this process may run on (its CPU affinity).
+    public var threads = TrainingOptions.availableCores
     /// Decoding threads; `defaultWorkers(threads:)` unless set.
-    public var workers = 2
+    public var workers = TrainingOptions.defaultWorkers(threads: TrainingOptions.availableCores)
     /// Augmentations beyond the random resized crop.
     public var horizontalFlip = true
     public var verticalFlip = false
@@ -88,4 +91,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// image takes 1.5-3 ms of one core, against 12 ms of core time for the cheapest installed
     /// backbone's forward pass (mobilenet-v2 at 224 px); a frozen stage asks no more than that.
     public static func defaultWorkers(threads: Int) -> Int { max(2, (threads + 3) / 4) }
+
+    /// The cores this process may use (Foundation reads the CPU affinity mask), within `Limits.threads`.
+    public static var availableCores: Int { min(max(1, ProcessInfo.processInfo.activeProcessorCount), Limits.threads) }
 }
