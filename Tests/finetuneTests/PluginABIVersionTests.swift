@@ -47,9 +47,7 @@ final class PluginABIVersionTests: CLITestCase {
         XCTAssertEqual(graph.nodes[graph.features!].outputShape.channels, 4)
         XCTAssertEqual(graph.nodes.map(\.operation.label).filter { ["concat", "channel_shuffle g2"].contains($0) }.count, 2)
 
-        var old = HostAPI.table
-        old.struct_size = UInt32(ABIStruct.size(through: \ft_host_api.set_error))
-        old.abi_minor = 0
+        var old = Self.abi10Table
         old.concat = { _, _, _, _ in PluginABIVersionTests.calledPastTheEnd = true; return -1 }
         old.narrow = { _, _, _, _, _ in PluginABIVersionTests.calledPastTheEnd = true; return -1 }
         old.channel_shuffle = { _, _, _, _ in PluginABIVersionTests.calledPastTheEnd = true; return -1 }
@@ -63,9 +61,7 @@ final class PluginABIVersionTests: CLITestCase {
     /// The built-in ShuffleNetV2 (a Swift plugin on PluginKit) on the same 1.0 table.
     func testASwiftPluginOnAnABI10HostNamesTheOperation() throws {
         let backbone = try PluginCatalog(directories: [PluginCatalog.executableDir!]).backbone(named: "shufflenet-v2-x1.0")
-        var old = HostAPI.table
-        old.struct_size = UInt32(ABIStruct.size(through: \ft_host_api.set_error))
-        old.abi_minor = 0
+        let old = Self.abi10Table
         XCTAssertThrowsError(try GraphBuilder(inputHeight: 64, inputWidth: 64).run(backbone.build, table: old)) { error in
             XCTAssertTrue("\(error)".contains("the backbone needs the builder operation 'concat' (plugin ABI 1.1), which this host (ABI 1.0) lacks: update finetune"), "\(error)")
         }
@@ -119,6 +115,14 @@ final class PluginABIVersionTests: CLITestCase {
         XCTAssertTrue(reason("top1.so").contains("is not a percentage"), reason("top1.so"))
         XCTAssertTrue(reason("key.so").contains("classifier key 'fc/../x'"), reason("key.so"))
         XCTAssertEqual(r.stderr.split(separator: "\n").count, 7, r.stderr)
+    }
+
+    /// The builder table as a 1.0 host hands it out: its struct_size ends at set_error, minor 0.
+    static var abi10Table: ft_host_api {
+        var table = HostAPI.table
+        table.struct_size = UInt32(ABIStruct.size(through: \ft_host_api.set_error))
+        table.abi_minor = 0
+        return table
     }
 
     nonisolated(unsafe) static var calledPastTheEnd = false

@@ -15,8 +15,7 @@ extension Backbone {
             throw PluginError.invalid("backbone \(i) has no name or no build function")
         }
         let name = try PluginText.read(namePointer, what: "backbone \(i)'s name")
-        guard !name.isEmpty,
-              name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) }) else {
+        guard PluginText.isPlainName(name, allowing: "-_.") else {
             throw PluginError.invalid("backbone name '\(name)' must be ASCII letters, digits, '-', '_' or '.'")
         }
         func bad(_ reason: String) -> PluginError { .invalid("backbone '\(name)': \(reason)") }
@@ -46,7 +45,7 @@ extension Backbone {
         }
         if let key = b.classifier_key {
             let k = try text(key, "classifier key")
-            guard !k.isEmpty, k.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_.".unicodeScalars.contains($0)) }) else {
+            guard PluginText.isPlainName(k, allowing: "_.") else {
                 throw bad("classifier key '\(k)' must be ASCII letters, digits, '_' or '.'")
             }
             classifierKey = k

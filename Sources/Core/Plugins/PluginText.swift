@@ -8,6 +8,12 @@ import Foundation
 /// control character, so an escape sequence in a name never reaches a terminal raw. Messages
 /// about such text quote it through `escaped`, which writes every control character as `\u{..}`.
 enum PluginText {
+    /// Whether `s` is a non-empty run of ASCII letters, digits and the characters of `others`
+    /// (names and keys a plugin declares: a backbone's, a weight set's, a classifier key).
+    static func isPlainName(_ s: String, allowing others: String) -> Bool {
+        !s.isEmpty && s.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || others.unicodeScalars.contains($0)) }
+    }
+
     /// The string at `p`; an error naming `what` when it is too long or holds a control character.
     static func read(_ p: UnsafePointer<CChar>, what: String) throws -> String {
         let length = strnlen(p, Limits.pluginTextBytes + 1)

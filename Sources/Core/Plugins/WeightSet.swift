@@ -35,7 +35,7 @@ extension WeightSet {
         file_name = try text(w.file_name, "file name")
         url = try text(w.url, "URL")
         sha256 = try text(w.sha256, "SHA-256")
-        guard !name.isEmpty, name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }) else {
+        guard PluginText.isPlainName(name, allowing: "_") else {
             throw bad("name '\(name)' must be ASCII letters, digits or '_'")
         }
         guard !file_name.isEmpty, !file_name.contains("/"), file_name != ".", file_name != ".." else {
