@@ -46,6 +46,6 @@ final class OptionRangeCLITests: CLITestCase {
         let cores = min(max(1, ProcessInfo.processInfo.activeProcessorCount), Limits.threads)
         let help = try runFinetune(["train", "--help"])
         let words = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        XCTAssertTrue(words.contains("Compute threads (default: \(cores))."), help.stdout)
+        XCTAssertTrue(words.contains("Compute threads (default: the cores this process may use, \(cores) here)."), help.stdout)
     }
 }

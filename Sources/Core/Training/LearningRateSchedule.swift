@@ -27,6 +27,10 @@ public struct LearningRateSchedule: Equatable, Sendable, CustomStringConvertible
         public static let oneCycleDefault = Shape.oneCycle(pctStart: 0.3, divFactor: 25, finalDivFactor: 1e4)
     }
 
+    /// The forms `init(parsing:)` reads, as the help, the errors and the README give them.
+    public static let syntax = "constant, cosine[:MIN_LR], step:EVERY:GAMMA (every EVERY optimizer steps), "
+        + "onecycle[:PCT_START[:DIV[:FINAL_DIV]]]"
+
     public var shape: Shape
     public var warmupSteps: Int
     /// The warm-up's first rate as a fraction of `lr` (torch LinearLR's `start_factor`).
@@ -132,15 +136,15 @@ public enum ScheduleError: Error, CustomStringConvertible, Equatable {
     case unknown(String)
     case badNumber(text: String, field: String, value: String)
 
-    static let accepted = "constant, cosine[:MIN_LR], step:EVERY:GAMMA (EVERY in steps), "
-        + "onecycle[:PCT_START[:DIV[:FINAL_DIV]]]"
+    public var description: String { "\(problem); accepted: \(LearningRateSchedule.syntax)" }
 
-    public var description: String {
+    /// What is wrong, without the accepted forms.
+    public var problem: String {
         switch self {
         case .unknown(let text):
-            return "unknown learning-rate schedule \"\(text)\"; accepted: \(Self.accepted)"
+            return "unknown learning-rate schedule \"\(text)\""
         case .badNumber(let text, let field, let value):
-            return "learning-rate schedule \"\(text)\": \(field) \"\(value)\" is not valid; accepted: \(Self.accepted)"
+            return "learning-rate schedule \"\(text)\": \(field) \"\(value)\" is not valid"
         }
     }
 }

@@ -7,7 +7,7 @@ public struct Stage: Equatable, Sendable {
     public var frozenGroups: Set<Int>
     /// Learning rate of the head, and of trainable backbone groups unless `backboneLR` is set.
     public var lr: Float
-    /// A different learning rate for the backbone (discriminative fine-tuning).
+    /// A different learning rate for the backbone (discriminative fine-tuning; `--backbone-lr-mult` in two-stage).
     public var backboneLR: Float?
     /// How the backbone's batch norms run where backbone layers train (see `BatchNormMode`).
     public var batchNorm: BatchNormMode = .train
@@ -32,13 +32,13 @@ public struct Stage: Equatable, Sendable {
             return [Stage(name: "freeze", epochs: options.epochs, frozenGroups: backbone, lr: options.lr)]
         case .discriminative:
             return [Stage(name: "discriminative", epochs: options.epochs, frozenGroups: partlyFrozen, lr: options.lr,
-                          backboneLR: options.lr * options.backboneLRMultiplier, batchNorm: bn)]
+                          backboneLR: options.lr * options.effectiveBackboneLRMultiplier, batchNorm: bn)]
         case .full:
             return [Stage(name: "full", epochs: options.epochs, frozenGroups: partlyFrozen, lr: options.lr, batchNorm: bn)]
         case .twoStage:
             return [Stage(name: "freeze", epochs: options.freezeEpochs, frozenGroups: backbone, lr: options.lr),
                     Stage(name: "finetune", epochs: options.epochs, frozenGroups: partlyFrozen, lr: options.finetuneLR,
-                          batchNorm: bn)]
+                          backboneLR: options.backboneLRMult.map { options.finetuneLR * $0 }, batchNorm: bn)]
                 .filter { $0.epochs > 0 }
         }
     }

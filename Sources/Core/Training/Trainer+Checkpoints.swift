@@ -83,7 +83,9 @@ extension Trainer {
             ("seed", "\(o.seed)"),
         ]
         if o.strategy == .twoStage { s.insert(("fine-tune learning rate", "\(o.finetuneLR)"), at: 6) }
-        if o.strategy == .discriminative { s.insert(("backbone lr multiplier", "\(o.backboneLRMultiplier)"), at: 6) }
+        if o.strategy == .discriminative || o.backboneLRMult != nil {
+            s.insert(("backbone lr multiplier", "\(o.effectiveBackboneLRMultiplier)"), at: 6)
+        }
         if let trains = stages.first(where: { !freezesWholeBackbone($0) }) {
             s.append(("batch norm where the backbone trains", trains.batchNorm == .frozen
                       ? "frozen (running statistics)" : "train (batch statistics)"))

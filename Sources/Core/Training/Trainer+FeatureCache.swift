@@ -125,6 +125,7 @@ extension Trainer {
     func prepareFeatures(_ cached: CachedHead, epoch: Int) -> Bool {
         let prepared = cached.cache.prepare(epoch: epoch, progress: { what, done, total, seconds in
             let rate = Double(done) / max(seconds, 1e-9)
+            eta.measuredInference(images: done, seconds: seconds)
             onEvent(.caching(what: what, done: done, total: total, imagesPerSecond: rate,
                              eta: Double(total - done) / max(rate, 1e-9)))
         }, shouldStop: shouldStop)

@@ -70,6 +70,7 @@ extension Trainer {
                     return .interrupted
                 }
                 let epochStart = Date()  // the epoch's rate includes computing its features
+                let wholeEpoch = state.batchInEpoch == 0  // not the rest of an interrupted one
                 var dataRate: (() -> Double?)?  // what the loader could supply, where steps read images
                 if state.batchInEpoch < batches {  // (all done: interrupted in validation)
                     let epochBatches: AnySequence<Batch>, skipped: () -> Int
@@ -119,10 +120,18 @@ extension Trainer {
                         state.epochSeen += n
                         windowLoss += Double(loss) * Double(n); windowCorrect += correct; windowSeen += n
                         let rate = Double(windowSeen) / max(Date().timeIntervalSince(windowStart), 1e-9)
-                        onEvent(.progress(stage: stage.name, epoch: epoch, epochs: totalEpochs, batch: batchIndex + 1, batches: batches,
-                                          loss: state.epochLossSum / Double(state.epochSeen),
-                                          accuracy: Double(state.epochCorrect) / Double(state.epochSeen), imagesPerSecond: rate,
-                                          eta: Double((batches - batchIndex - 1) * options.batchSize) / max(rate, 1e-9)))
+                        if cached == nil, freezesWholeBackbone(stage) {  // a frozen step is the network's inference
+                            eta.measuredInference(images: windowSeen, seconds: Date().timeIntervalSince(windowStart))
+                        }
+                        let epochETA = Double((batches - batchIndex - 1) * options.batchSize) / max(rate, 1e-9)
+                            + Double(validation.dataset.count) * (eta.inferenceSecondsPerImage ?? 0)
+                        onEvent(.progress(Progress(
+                            stage: stage.name, epoch: state.epochInStage + 1, stageEpochs: stage.epochs,
+                            runEpoch: epoch, runEpochs: totalEpochs, batch: batchIndex + 1, batches: batches,
+                            loss: state.epochLossSum / Double(state.epochSeen),
+                            accuracy: Double(state.epochCorrect) / Double(state.epochSeen), imagesPerSecond: rate,
+                            learningRate: stage.lr * lrFactor, elapsed: Date().timeIntervalSince(start), epochETA: epochETA,
+                            runETA: runRemaining(stage: stageIndex, epochLeft: epochETA, epochsAfter: stage.epochs - state.epochInStage - 1))))
                         // The first steps of a stage one by one: a shock at a stage change shows.
                         if state.globalStep % options.logEvery == 0 || state.globalStep - stageStartStep <= options.logEvery {
                             try append(MetricsRecord(kind: .step, stage: stage.name, epoch: epoch, step: state.globalStep,
@@ -138,7 +147,10 @@ extension Trainer {
                     state.batchInEpoch = batches
                 }
                 cached?.store(into: model)
+                let validationStart = Date()
                 guard let eval = cached?.evaluate(classes: classes) ?? validate(evaluator) else { return try interrupt() }
+                if cached == nil { eta.measuredInference(images: eval.confusion.total, seconds: Date().timeIntervalSince(validationStart)) }
+                if wholeEpoch { eta.epochSeconds[stageIndex] = Date().timeIntervalSince(epochStart) }
                 let seen = max(state.epochSeen, 1)
                 var record = MetricsRecord(
                     kind: .epoch, stage: stage.name, epoch: epoch, step: state.globalStep,
@@ -199,6 +211,13 @@ extension Trainer {
     var totalEpochs: Int { stages.reduce(0) { $0 + $1.epochs } }
 
     func epochsBefore(_ stage: Int) -> Int { stages.prefix(stage).reduce(0) { $0 + $1.epochs } }
+
+    /// The seconds left in the run (see `RunETA`).
+    func runRemaining(stage: Int, epochLeft: Double, epochsAfter: Int) -> Double {
+        eta.remaining(stage: stage, epochLeft: epochLeft, epochsAfter: epochsAfter, stages: stages,
+                      trainsBackbone: { !self.freezesWholeBackbone($0) },
+                      trainImages: train.batchCount * options.batchSize, validationImages: validation.dataset.count)
+    }
 
     /// Reloads the best checkpoint, evaluates it on the validation set and finishes the report.
     /// - Parameter cached: the last stage's cached head, whose validation features are used.

@@ -13,14 +13,38 @@ public final class Trainer {
     public enum Event {
         /// A message for the user (what starts, what was skipped, where files are).
         case info(String)
-        /// Progress inside an epoch; `eta` is the seconds left in it.
-        case progress(stage: String, epoch: Int, epochs: Int, batch: Int, batches: Int,
-                      loss: Double, accuracy: Double, imagesPerSecond: Double, eta: Double)
+        /// Progress inside an epoch, after each step.
+        case progress(Progress)
         /// A finished epoch (also written to metrics.jsonl).
         case epoch(MetricsRecord)
         /// Progress while backbone features are being cached (`--cache-features`): `what` names
         /// the images ("training images, view 1 of 2"); `eta` is the seconds left for them.
         case caching(what: String, done: Int, total: Int, imagesPerSecond: Double, eta: Double)
+    }
+
+    /// Where a run stands after a step.
+    public struct Progress: Sendable {
+        /// The stage's name, and the epoch within it (from 1) of its `stageEpochs`.
+        public var stage: String
+        public var epoch: Int
+        public var stageEpochs: Int
+        /// The epoch across the run's stages (from 1) of its `runEpochs`.
+        public var runEpoch: Int
+        public var runEpochs: Int
+        public var batch: Int
+        public var batches: Int
+        /// The epoch's mean training loss and accuracy so far.
+        public var loss: Double
+        public var accuracy: Double
+        /// Over the steps since the last step record.
+        public var imagesPerSecond: Double
+        /// The rate of the head for the step just taken.
+        public var learningRate: Float
+        /// Seconds since this process started the run, and the estimates of what is left in
+        /// the epoch and in the whole run (infinity while unknown; see `RunETA`).
+        public var elapsed: Double
+        public var epochETA: Double
+        public var runETA: Double
     }
 
     public let options: TrainingOptions
@@ -42,6 +66,7 @@ public final class Trainer {
     var state: TrainingState
     var records: [MetricsRecord] = []
     let start = Date()
+    var eta = RunETA()
     let pretrained: Bool
     /// The optimiser's saved state, until the resumed stage has loaded it.
     var resumedOptimizer: OptimizerState?
@@ -69,6 +94,8 @@ public final class Trainer {
         }
         backbone = try catalog.backbone(named: options.backbone)
         let size = options.inputSize ?? backbone.inputSize
+        // Read and checked before the images are scanned, which can take long on a big folder.
+        let pretrainedWeights = resume ? nil : try options.weights.map { try StateDict.load(contentsOf: URL(fileURLWithPath: $0)) }
         let (trainSet, valSet) = try Self.datasets(options)
         classes = trainSet.classes
         try ModelFile.checkClassNames(classes, file: options.data)  // as the model file will be read back
@@ -123,8 +150,7 @@ public final class Trainer {
             }
         } else {
             model.initialize(seed: options.seed)
-            if let weights = options.weights {
-                let file = try StateDict.load(contentsOf: URL(fileURLWithPath: weights))
+            if let weights = options.weights, let file = pretrainedWeights {
                 try model.load(try file.matched(to: graph, classifier: .drop, classifierKey: backbone.classifierKey))
                 onEvent(.info("loaded pretrained backbone weights from \(weights)"))
             } else {

@@ -14,7 +14,7 @@ extension TrainingOptions {
                                 "at least 1 (or, for two-stage, --freeze-epochs at least 1)")
         try InvalidOption.check(positiveFinite(lr), "--lr", "a positive number")
         try InvalidOption.check(positiveFinite(finetuneLR), "--finetune-lr", "a positive number")
-        try InvalidOption.check(positiveFinite(backboneLRMultiplier), "--backbone-lr-mult", "a positive number")
+        try InvalidOption.check(backboneLRMult.map(positiveFinite) ?? true, "--backbone-lr-mult", "a positive number")
         try InvalidOption.check(unfreeze, in: 0...10_000, "--unfreeze")
         try InvalidOption.check(weightDecay.isFinite && weightDecay >= 0, "--weight-decay", "a number >= 0")
         try InvalidOption.check(momentum.isFinite && (0..<1).contains(momentum), "--momentum", "a number in [0, 1)")
@@ -39,7 +39,8 @@ extension TrainingOptions {
             throw Invalid(option: "--head", accepted: "linear or mlp:W1,W2,... (\(error))")
         }
         do { _ = try LearningRateSchedule(parsing: schedule, warmupSteps: warmupSteps) } catch {
-            throw Invalid(option: "--schedule", accepted: "constant, cosine, step:EVERY:GAMMA or onecycle (\(error))")
+            let problem = (error as? ScheduleError)?.problem ?? "\(error)"
+            throw Invalid(option: "--schedule", accepted: "\(LearningRateSchedule.syntax) (\(problem))")
         }
     }
 }

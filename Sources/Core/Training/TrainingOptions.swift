@@ -6,7 +6,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public enum Strategy: String, Codable, CaseIterable, Sendable {
         /// The backbone is frozen (inference-mode BN, no gradients); only the head trains.
         case freeze
-        /// Everything trains; the backbone at `lr * backboneLRMultiplier`.
+        /// Everything trains; the backbone at `lr * effectiveBackboneLRMultiplier`.
         case discriminative
         /// Everything trains at one learning rate, from the pretrained weights (or random ones).
         case full
@@ -31,7 +31,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var lr: Float = 1e-3
     /// Learning rate of the second stage of two-stage.
     public var finetuneLR: Float = 1e-4
-    public var backboneLRMultiplier: Float = 0.1
+    /// Backbone learning rate = the stage's rate * this, where the backbone trains beside the
+    /// head: discriminative (nil: 0.1) and two-stage's second stage (nil: 1, one rate). Saved as
+    /// `backboneLRMult`; states that predate two-stage's use of it are read by `TrainingState`.
+    public var backboneLRMult: Float?
     /// Train only the last N backbone layer groups (and the head); nil: all of them.
     public var unfreeze: Int?
     /// Batch norm in stages where backbone layers train; nil: `Stage.defaultBatchNorm`.

@@ -58,6 +58,7 @@ public struct TrainingState: Codable, Sendable, Equatable {
     /// Parses a state and checks every field on its own (`checkProgress` checks them against
     /// the run's plan). Errors read "FILE: FIELD PROBLEM".
     public init(data: Data, file: String) throws {
+        let data = Self.migrated(data)
         let decoded: TrainingState
         do { decoded = try JSONDecoder().decode(TrainingState.self, from: data) } catch {
             // A state written before an option existed resumes with that option's default.
@@ -71,6 +72,21 @@ public struct TrainingState: Codable, Sendable, Equatable {
         }
         self = decoded
         try checkFields(file: file)
+    }
+
+    /// States written before two-stage's second stage took `--backbone-lr-mult` saved the
+    /// multiplier as `backboneLRMultiplier`, 0.1 unless given, for every strategy; only
+    /// discriminative used it. It is carried over for discriminative runs and dropped for the
+    /// others, so a resumed run trains as it began.
+    static func migrated(_ data: Data) -> Data {
+        guard var state = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              var options = state["options"] as? [String: Any],
+              let old = options.removeValue(forKey: "backboneLRMultiplier") else { return data }
+        if options["strategy"] as? String == TrainingOptions.Strategy.discriminative.rawValue, options["backboneLRMult"] == nil {
+            options["backboneLRMult"] = old
+        }
+        state["options"] = options
+        return (try? JSONSerialization.data(withJSONObject: state)) ?? data
     }
 
     /// The state's JSON with every option it lacks set to the default.

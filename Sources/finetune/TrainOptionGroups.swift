@@ -1,0 +1,88 @@
+import ArgumentParser
+import FineTuneCore
+
+/// The default of every training option, shown in the help.
+let trainDefaults = TrainingOptions(backbone: "", data: "", output: "")
+private let d = trainDefaults
+
+// `train`'s options, in the titled groups its help shows. Each option is optional so that
+// `--resume` can tell the options given from those left out; its default is in its help.
+
+struct TrainDataOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Required (unless --resume). The labelled images: DIR/train/<class>/... with DIR/val/<class>/..., one tree DIR/<class>/... split by --val-split, or a manifest file of `path label` lines.", valueName: "DIR|MANIFEST"))
+    var data: String?
+    @Option(help: "Fraction held out for validation when --data is one tree or a manifest (default: \(d.valSplit)).") var valSplit: Double?
+    @OptionGroup var image: ImageOptions
+}
+
+struct TrainModelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Required (unless --resume). The backbone, as `finetune backbones` lists it (case, '_', '-' and '.' alike: EfficientNet_B3).", valueName: "NAME"))
+    var backbone: String?
+    @Option(help: ArgumentHelp("Pretrained weights: a torchvision .pth or a .safetensors file. Without it the backbone starts from random initialisation.", valueName: "FILE"))
+    var weights: String?
+    @Option(help: "The head: linear, or mlp:W1,W2,... (hidden widths, each with ReLU and dropout) (default: \(d.head)).",
+            transform: { try HeadSpec(parsing: $0) })
+    var head: HeadSpec?
+    @Option(help: "Dropout after each hidden layer of an mlp head (default: \(d.dropout)).") var dropout: Float?
+    @Option(help: "Square training crop in pixels (default: the backbone's).") var inputSize: Int?
+    @OptionGroup var plugins: PluginOptions
+}
+
+struct TrainStrategyOptions: ParsableArguments {
+    @Option(help: "What trains, and when (see above) (default: \(d.strategy.rawValue)).") var strategy: TrainingOptions.Strategy?
+    @Option(help: "Epochs of the run; of the fine-tuning stage in two-stage (default: \(d.epochs)).") var epochs: Int?
+    @Option(help: "Epochs of two-stage's freeze stage (default: \(d.freezeEpochs)).") var freezeEpochs: Int?
+    @Option(help: "Train only the last N backbone layer groups (and the head) when the backbone trains.") var unfreeze: Int?
+    @Option(help: "Batch norm where backbone layers train: frozen (running statistics, as in the freeze stage and in inference; scale and shift train; a cheaper step) or train (batch statistics, running ones updated) (default: frozen with --weights; train from random initialisation, whose statistics a freeze stage first measures on the training images).")
+    var bn: BatchNormMode?
+    @Option(help: "Stop a stage after this many epochs without a better validation accuracy.") var patience: Int?
+    @Option(help: ArgumentHelp("Stages whose whole backbone is frozen (freeze, the first stage of two-stage) run it once per image and view and train the head on the kept features. N views of each training image are kept; epoch e uses view (e-1) mod N. Default: as many as the stage has epochs, which is exactly the augmentation every step would see, when they fit in memory. 0 keeps none: each batch's features are computed as it arrives.", valueName: "N"))
+    var cacheFeatures: Int?
+    @Flag(inversion: .prefixedNo, help: "In stages whose whole backbone is frozen, train the head on features standardized to mean 0 and variance 1 (per feature, over up to 1,024 training images), folded back into its weights: steadier than raw features (default: on).")
+    var standardizeFeatures: Bool?
+}
+
+struct TrainOptimisationOptions: ParsableArguments {
+    @Option(help: "Learning rate: the head's; everything's in full and discriminative (default: \(d.lr)).") var lr: Float?
+    @Option(help: "Learning rate of two-stage's second stage (default: \(d.finetuneLR)).") var finetuneLR: Float?
+    @Option(help: "Backbone learning rate = the stage's rate * this, in discriminative (default: 0.1) and in two-stage's second stage (default: 1, one rate).")
+    var backboneLRMult: Float?
+    @Option(help: "The optimiser (default: \(d.optimizer.rawValue)).") var optimizer: TrainingOptions.OptimizerKind?
+    @Option(help: "Weight decay: L2 for adam and sgd, decoupled for adamw (default: \(d.weightDecay)).") var weightDecay: Float?
+    @Option(help: "Momentum of sgd (default: \(d.momentum)).") var momentum: Float?
+    @Flag(help: "Nesterov momentum for sgd.") var nesterov = false
+    @Option(help: "Learning-rate schedule of each stage: \(LearningRateSchedule.syntax) (default: \(d.schedule)).",
+            transform: { try LearningRateSchedule(parsing: $0) })
+    var schedule: LearningRateSchedule?
+    @Option(help: "Linear warmup steps at the start of each stage (default: \(d.warmupSteps)).") var warmup: Int?
+    @Option(help: "Label smoothing of the cross-entropy loss (default: \(d.labelSmoothing)).") var labelSmoothing: Float?
+    @Option(help: "Images per batch (default: \(d.batchSize)).") var batchSize: Int?
+    @Option(help: "Seed of every random choice: same seed, same run (default: \(d.seed)).") var seed: UInt64?
+}
+
+struct TrainAugmentationOptions: ParsableArguments {
+    @Flag(inversion: .prefixedNo, help: "Random horizontal flips (default: on).") var hflip: Bool?
+    @Flag(help: "Random vertical flips.") var vflip = false
+    @Option(help: "Random rotation up to this many degrees (default: \(d.rotation)).") var rotation: Double?
+    @Option(help: "Random shear up to this many degrees (default: \(d.shear)).") var shear: Double?
+    @Option(help: "Colour jitter strength: brightness, contrast, saturation (default: \(d.colorJitter)).") var colorJitter: Double?
+}
+
+struct TrainOutputOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Required (unless --resume). The run folder. One that holds another run is refused unless --overwrite is given.", valueName: "DIR"))
+    var output: String?
+    @Flag(help: "Replace the run in the --output folder (its files only; other files stay).") var overwrite = false
+    @Option(help: ArgumentHelp("Continue the run in this output folder where it stopped. Only --threads, --workers, --max-image-pixels and --plugin-dir may change.", valueName: "DIR"))
+    var resume: String?
+    @Option(help: ArgumentHelp("Write a step record to metrics.jsonl every N steps, the mean since the last; the first N steps of each stage are recorded one by one (default: \(d.logEvery)).", valueName: "N"))
+    var logEvery: Int?
+}
+
+struct TrainPerformanceOptions: ParsableArguments {
+    @Option(help: "Compute threads (default: the cores this process may use, \(d.threads) here).") var threads: Int?
+    @Option(help: "Image decoding threads (default: one per four --threads, at least 2).") var workers: Int?
+}
+
+extension TrainingOptions.Strategy: ExpressibleByArgument {}
+extension TrainingOptions.OptimizerKind: ExpressibleByArgument {}
+extension BatchNormMode: ExpressibleByArgument {}
