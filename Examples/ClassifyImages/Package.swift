@@ -1,0 +1,26 @@
+// swift-tools-version:6.0
+// An app that classifies images with a model trained by `finetune`, using the library.
+import PackageDescription
+
+// Where finetune's git repository is: the address you clone it from. Without
+// FINETUNE_PACKAGE_URL, the repository this example sits in (it needs a release tag);
+// scripts/example.sh passes a tagged clone of the checkout.
+let finetune = Context.environment["FINETUNE_PACKAGE_URL"] ?? "file://" + Context.packageDirectory + "/../.."
+
+let package = Package(
+    name: "ClassifyImages",
+    dependencies: [
+        .package(url: finetune, from: "0.4.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "ClassifyImages",
+            dependencies: [
+                .product(name: "FineTuneCore", package: "finetune"),
+                // The backbones this app's models use: each product is a plugin library that
+                // SwiftPM builds next to the executable, where the library finds it.
+                .product(name: "ResNet", package: "finetune"),
+            ]
+        ),
+    ]
+)
