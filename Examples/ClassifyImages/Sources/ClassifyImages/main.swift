@@ -32,7 +32,9 @@ do {
             guard let data = FileManager.default.contents(atPath: path) else { continue }
             group.addTask { try classifier.classify(imageData: data, name: path, topK: 1) }
         }
-        return try await group.reduce(into: [Classification]()) { $0.append($1) }
+        var results: [Classification] = []
+        for try await result in group { results.append(result) }
+        return results
     }
     print("classified in memory: \(fromMemory.count)")
 
