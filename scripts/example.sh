@@ -36,7 +36,7 @@ app="$(swift build --package-path "$work/app" --scratch-path "$work/app/.build" 
 echo "== A small model to run it on"
 "$ft" demo-data "$work/data" --per-class 8 >/dev/null
 "$ft" train --backbone resnet18 --data "$work/data" --strategy freeze --epochs 1 --input-size 32 \
-    --output "$work/run" --seed 1 >/dev/null 2>&1 || { echo "error: training the example's model failed" >&2; exit 1; }
+    --output "$work/run" --seed 1 >/dev/null || { echo "error: training the example's model failed" >&2; exit 1; }
 images=("$work"/data/holdout/*)
 
 echo "== The app, with no plugin flags or environment"
