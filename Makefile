@@ -18,7 +18,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS = -c release --package-path Fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
 	-Xswiftc -enable-testing --disable-dead-strip
 
-.PHONY: deps build test fuzz demo clean
+.PHONY: deps build test example fuzz demo clean
 
 deps:
 	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -32,6 +32,11 @@ build: deps
 
 test: build
 	$(SWIFT) test $(SWIFT_FLAGS)
+
+# Examples/ClassifyImages built against a tagged clone of this checkout by version, as an app
+# depends on a release, then run on a small trained model (scripts/example.sh).
+example: build
+	./scripts/example.sh "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)"
 
 fuzz: deps
 	$(SWIFT) build $(FUZZ_FLAGS)

@@ -6,29 +6,44 @@ import Foundation
 ///     let result = try classifier.classify(imageAt: "photo.jpg")
 ///     print(result.top[0].class, result.top[0].probability)
 ///
-/// Images are decoded (JPEG or PNG), resized so the shorter side is the model's eval resize,
-/// center-cropped to its input size and normalised, as in validation during training.
-public final class ImageClassifier {
+/// It classifies files, a file's bytes in memory (`Data`, JPEG or PNG) or decoded RGB pixels
+/// (`RGBPixels`), one at a time or in batches (`ImageInput`). Every image is resized so its
+/// shorter side is the model's eval resize, center-cropped to its input size and normalised
+/// with the model file's filter, mean and std, as in validation during training; JPEG and PNG
+/// go through the tool's own decoders (a file's bytes are read as if an attacker wrote them).
+///
+/// Immutable and `Sendable`: calls from several threads or tasks run at once, each with
+/// buffers of its own (up to `concurrency` of them; more calls wait for one), over one shared
+/// copy of the weights. Each call's result is the same as if the calls had run one by one.
+public final class ImageClassifier: Sendable {
     public let classes: [String]
     public let backbone: Backbone
     public let file: ModelFile
-    let executor: Executor
-    let transform: EvalTransform
-    let decoder: ImageDecoder
     /// Images per forward pass.
     public let batchSize: Int
+    /// Decoded images with more pixels are refused before decoding.
+    public let maxImagePixels: Int
+    /// Calls that run at once; each holds its own activation buffers for `batchSize` images.
+    public let concurrency: Int
+    let transform: EvalTransform
+    let workers: ClassifierWorkers
 
     /// Loads a model file; its backbone plugin is looked up in `catalog` (default search path).
-    /// - Parameter maxImagePixels: larger images are refused before decoding (`--max-image-pixels`,
-    ///   checked by `ImageDecoder.checkMaxPixels`).
+    /// - Parameters:
+    ///   - maxImagePixels: larger images are refused before decoding (`--max-image-pixels`,
+    ///     checked by `ImageDecoder.checkMaxPixels`).
+    ///   - concurrency: calls that may run at once (from 1 to `OptionRange.threads`); a call's
+    ///     buffers are made when it first needs them.
     /// - Throws: `WeightsFileError` naming the file and the field for a model file `ModelFile`
-    ///   refuses; `InvalidOption` for a batch size outside `OptionRange.batchSize`; `MemoryError`
-    ///   when the batch at the model's input size needs more memory than the machine has.
+    ///   refuses; `InvalidOption` for a batch size outside `OptionRange.batchSize` or a
+    ///   concurrency outside `OptionRange.threads`; `MemoryError` when the batch at the model's
+    ///   input size needs more memory than the machine has.
     public init(contentsOf url: URL, catalog: PluginCatalog = PluginCatalog(), batchSize: Int = 8,
-                maxImagePixels: Int = Limits.defaultImagePixels) throws {
+                maxImagePixels: Int = Limits.defaultImagePixels,
+                concurrency: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
         try InvalidOption.check(batchSize, in: OptionRange.batchSize, "the batch size (--batch-size)")
+        try InvalidOption.check(concurrency, in: OptionRange.threads, "the classifier's concurrency")
         try ImageDecoder.checkMaxPixels(maxImagePixels)
-        decoder = ImageDecoder(maxPixels: maxImagePixels)
         let (file, backbone) = try ModelFile.load(contentsOf: url, catalog: catalog)
         let (graph, weights) = try file.graphAndWeights(backbone: backbone, file: url.path)
         let model = try Model(graph: graph)
@@ -37,59 +52,87 @@ public final class ImageClassifier {
         self.backbone = backbone
         classes = file.classes
         self.batchSize = batchSize
-        executor = try Executor(model: model, batchSize: batchSize, training: false)
-        transform = EvalTransform(resize: file.evalResize, crop: file.inputSize, normalize: Normalize(mean: file.mean, std: file.std),
-                                  interpolation: file.interpolation)
+        self.maxImagePixels = maxImagePixels
+        self.concurrency = concurrency
+        let transform = EvalTransform(resize: file.evalResize, crop: file.inputSize, normalize: Normalize(mean: file.mean, std: file.std),
+                                      interpolation: file.interpolation)
+        self.transform = transform
+        let sample = transform.height * transform.width * 3
+        workers = try ClassifierWorkers(limit: concurrency) {
+            ClassifierWorker(executor: try Executor(model: model, batchSize: batchSize, training: false),
+                             decoder: ImageDecoder(maxPixels: maxImagePixels),
+                             input: [Float](repeating: 0, count: batchSize * sample))
+        }
     }
 
     /// Classifies one image file.
     public func classify(imageAt path: String, topK: Int = 5) throws -> Classification {
-        try classify(imagesAt: [path], topK: topK)[0].get()
+        try classify([.file(path)], topK: topK)[0].get()
     }
 
     /// Classifies image files in batches; a file that cannot be read or decoded gets its error.
     public func classify(imagesAt paths: [String], topK: Int = 5) -> [Result<Classification, Error>] {
-        var results: [Result<Classification, Error>] = []
-        let sample = transform.height * transform.width * 3
-        var input = [Float](repeating: 0, count: batchSize * sample)
-        var start = 0
-        while start < paths.count {
-            let chunk = Array(paths[start..<min(paths.count, start + batchSize)])
-            var decoded: [(path: String, error: Error?)] = []
-            var random = SeededRandom(seed: 0)  // evaluation transforms draw nothing
-            var good = 0
-            input.withUnsafeMutableBufferPointer { buffer in
-                for path in chunk {
-                    do {
-                        let bytes = try ImageDecoder.read(path)
-                        try transform.process(bytes, path: path, decoder: decoder, random: &random,
-                                              into: buffer.baseAddress! + good * sample)
-                        decoded.append((path, nil))
-                        good += 1
-                    } catch {
-                        decoded.append((path, error))
-                    }
-                }
+        classify(paths.map { .file($0) }, topK: topK)
+    }
+
+    /// Classifies the bytes of a JPEG or PNG file; `name` stands for them in errors and in the result.
+    /// - Throws: `DataError` naming `name` for bytes that are not a whole JPEG or PNG image.
+    public func classify(imageData data: Data, name: String = "image data", topK: Int = 5) throws -> Classification {
+        try classify([.encoded(data, name: name)], topK: topK)[0].get()
+    }
+
+    /// Classifies decoded RGB pixels; `name` stands for them in the result.
+    public func classify(pixels: RGBPixels, name: String = "pixels", topK: Int = 5) throws -> Classification {
+        try classify([.pixels(pixels, name: name)], topK: topK)[0].get()
+    }
+
+    /// Classifies images of any kind in batches of `batchSize`, in order; an image that cannot be
+    /// read or decoded gets its error and the others still run. A batch gives each image the
+    /// result it gets alone.
+    public func classify(_ inputs: [ImageInput], topK: Int = 5) -> [Result<Classification, Error>] {
+        workers.withWorker { worker in
+            var results: [Result<Classification, Error>] = []
+            results.reserveCapacity(inputs.count)
+            var start = 0
+            while start < inputs.count {
+                let chunk = inputs[start..<min(inputs.count, start + batchSize)]
+                results += classify(chunk, topK: topK, worker: worker)
+                start += chunk.count
             }
-            var logits: [Float] = []
-            if good > 0 {
-                var rng = SplitMix64(seed: 0)
-                let out = input.withUnsafeBufferPointer { executor.forward($0.baseAddress!, count: good, rng: &rng) }
-                logits = Array(UnsafeBufferPointer(start: out, count: good * classes.count))
-            }
-            var row = 0
-            for item in decoded {
-                if let error = item.error {
-                    results.append(.failure(error))
-                } else {
-                    let z = Array(logits[(row * classes.count)..<((row + 1) * classes.count)])
-                    results.append(.success(Classification(image: item.path, logits: z, classes: classes, topK: topK)))
-                    row += 1
-                }
-            }
-            start += chunk.count
+            return results
         }
-        return results
+    }
+
+    /// One batch, at most `batchSize` inputs, on `worker`.
+    private func classify(_ chunk: ArraySlice<ImageInput>, topK: Int, worker: ClassifierWorker) -> [Result<Classification, Error>] {
+        let sample = transform.height * transform.width * 3
+        var errors: [Error?] = []
+        var good = 0
+        worker.input.withUnsafeMutableBufferPointer { buffer in
+            for input in chunk {
+                do {
+                    let image = try input.image(transform, decoder: worker.decoder)
+                    transform.normalize.write(image, to: buffer.baseAddress! + good * sample)
+                    errors.append(nil)
+                    good += 1
+                } catch {
+                    errors.append(error)
+                }
+            }
+        }
+        var logits: [Float] = []
+        if good > 0 {
+            var rng = SplitMix64(seed: 0)  // inference draws nothing
+            let out = worker.input.withUnsafeBufferPointer { worker.executor.forward($0.baseAddress!, count: good, rng: &rng) }
+            logits = Array(UnsafeBufferPointer(start: out, count: good * classes.count))
+        }
+        var row = 0
+        return zip(chunk, errors).map { input, error in
+            if let error { return .failure(error) }
+            let z = Array(logits[(row * classes.count)..<((row + 1) * classes.count)])
+            row += 1
+            return .success(Classification(image: input.name, logits: z, classes: classes, topK: topK))
+        }
     }
 }
 

@@ -33,8 +33,8 @@ public struct ModelEvaluation {
         let dataset = try ImageDataset.folder(root, classes: classifier.classes)
         let loader = DataLoader(dataset: dataset, transform: classifier.transform,
                                 options: .init(batchSize: classifier.batchSize, shuffle: false,
-                                               maxPixels: classifier.decoder.maxPixels))
-        let eval = Evaluation.run(classifier.executor, loader: loader, classes: classifier.classes)
+                                               maxPixels: classifier.maxImagePixels))
+        let eval = classifier.workers.withWorker { Evaluation.run($0.executor, loader: loader, classes: classifier.classes) }
         let c = eval.confusion
         let report = Report(
             images: c.total, skipped: eval.skipped, accuracy: eval.accuracy, loss: eval.loss, classes: c.classes,

@@ -26,6 +26,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case badManifestEntry(path: String, line: Int, reason: String)
     /// A class name that cannot be used (control characters, listed twice, too many classes).
     case badClassName(source: String, name: String, reason: String)
+    /// Pixels handed over in memory whose size and byte count disagree (`RGBPixels`).
+    case badPixels(reason: String)
     /// An option outside its range.
     case invalidOption(String)
 
@@ -61,6 +63,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             return "\(path):\(line): \(reason)"
         case let .badClassName(source, name, reason):
             return "\(source): cannot use '\(name)' as a class name: \(reason)"
+        case let .badPixels(reason):
+            return "RGB pixels: \(reason)"
         case let .invalidOption(message):
             return message
         }

@@ -101,6 +101,18 @@ public struct EvalTransform: SampleTransform {
         try decoder.checkSize(width: info.width, height: info.height, path: path)
         let target = resize.outputSize(width: info.width, height: info.height)
         let decoded = try decoder.decode(bytes, path: path, atLeast: dctScaling ? target : nil)
+        return resizedAndCropped(decoded, to: target)
+    }
+
+    /// An image already decoded (an app's own pixels), resized and cropped as a file of that size
+    /// is by `image(_:path:decoder:)` when the file decodes at full size (a PNG; a JPEG less
+    /// than twice the resized size or with `dctScaling` off).
+    public func image(decoded: Image) -> Image {
+        resizedAndCropped(decoded, to: resize.outputSize(width: decoded.width, height: decoded.height))
+    }
+
+    /// `decoded` resized to `target` (the resize of the image's displayed size) and center-cropped.
+    private func resizedAndCropped(_ decoded: Image, to target: (width: Int, height: Int)) -> Image {
         let placement = centerCrop.placement(width: target.width, height: target.height)
         return decoded.resized(width: target.width, height: target.height, window: placement.window, interpolation: interpolation)
             .padded(placement)

@@ -163,7 +163,8 @@ public struct ModelFile: Sendable {
             let installed = catalog.backbones.map(\.name).joined(separator: ", ")
             throw WeightsFileError(file: file, reason: "needs backbone '\(backbone)' (plugin version \(pluginVersion)), "
                                        + "which no installed plugin provides (installed: \(installed.isEmpty ? "none" : installed))",
-                                   hint: "put the plugin that provides '\(backbone)' in ./plugins or pass --plugin-dir")
+                                   hint: "pass --plugin-dir with the folder of the plugin that provides '\(backbone)', or copy it to the per-user "
+                                       + "plugin folder; an app depends on the plugin's product or adds its folder (PluginCatalog(pluginDirs:))")
         }
         return b
     }

@@ -12,15 +12,25 @@ public struct PluginProblem: Sendable, CustomStringConvertible {
 /// Every backbone found in the plugin folders, and the files that failed.
 ///
 /// Plugins are code, so they load only from folders the user chose, in this order:
-/// `--plugin-dir` folders, then `FINETUNE_PLUGIN_PATH` (colon-separated), then the per-user
-/// folder `$XDG_DATA_HOME/finetune/plugins` (default `~/.local/share/finetune/plugins`), then
-/// the folder of the executable (where the built-in plugins are built). Never the current
-/// directory: a dataset someone else unpacked must not be able to run its own code.
+/// `--plugin-dir` folders (an app's `pluginDirs`), then `FINETUNE_PLUGIN_PATH` (colon-separated),
+/// then the per-user folder `$XDG_DATA_HOME/finetune/plugins` (default
+/// `~/.local/share/finetune/plugins`), then the folder of the running executable: where SwiftPM
+/// builds the built-in plugins, for `finetune` and for an app that depends on their products
+/// (`ResNet`, `MobileNet`, ...) alike. Never the current directory: a dataset someone else
+/// unpacked must not be able to run its own code.
+///
 /// Each `*.so` file is checked and opened by `PluginLoader`. A broken file is reported and
-/// skipped; the others still load. The first file to claim a backbone name keeps it.
+/// skipped; the others still load. The first file to claim a backbone name keeps it, also
+/// across folders added later (`add(directory:)`).
 public struct PluginCatalog: Sendable {
     public private(set) var backbones: [Backbone] = []
     public private(set) var problems: [PluginProblem] = []
+    /// The folders searched, in order (those that do not exist included).
+    public private(set) var directories: [String] = []
+    /// Plugin files opened, with symbolic links resolved: each is loaded once.
+    private var seenFiles = Set<String>()
+    /// Backbone name -> the plugin file that provides it.
+    private var owner: [String: String] = [:]
 
     /// Plugin folders in search order.
     public static func searchPath(pluginDirs: [String] = [],
@@ -50,40 +60,54 @@ public struct PluginCatalog: Sendable {
         return (data as NSString).appendingPathComponent("finetune/plugins")
     }
 
-    /// The folder holding the running executable (where SwiftPM builds the built-in plugins).
+    /// The folder holding the running executable, `finetune` or an app (where SwiftPM builds the
+    /// built-in plugins), with symbolic links resolved.
     public static var executableDir: String? {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            ?? CommandLine.arguments.first
+        executableDir(processLink: try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
+                      argument0: CommandLine.arguments.first)
+    }
+
+    /// The folder of the executable `/proc/self/exe` names, else of `argument0` when it is a path
+    /// (holds a "/"); nil for a bare name, which the shell found on PATH: taking it as a file
+    /// of the current directory would load plugins from there.
+    static func executableDir(processLink: String?, argument0: String?) -> String? {
+        let exe = processLink.flatMap { $0.hasPrefix("/") ? $0 : nil }
+            ?? argument0.flatMap { $0.contains("/") ? resolved($0) : nil }
         return exe.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
     }
 
-    /// Loads every plugin in `directories` (see `searchPath`).
+    /// Loads every plugin in `directories`, in order (see `searchPath`).
     public init(directories: [String]) {
-        var seenFiles = Set<String>()
-        var owner: [String: String] = [:]  // backbone name -> plugin file
-        for dir in directories {
-            for path in Self.pluginFiles(in: dir) {
-                guard seenFiles.insert(Self.resolved(path)).inserted else { continue }
-                do {
-                    for backbone in try PluginLoader.load(path) {
-                        if let first = owner[backbone.name] {
-                            problems.append(PluginProblem(path: path, reason:
-                                "backbone '\(backbone.name)' is already provided by \(PluginText.escaped(first)); this one is ignored (rename it or remove one file)"))
-                            continue
-                        }
-                        owner[backbone.name] = path
-                        backbones.append(backbone)
-                    }
-                } catch {
-                    problems.append(PluginProblem(path: path, reason: "\(error)"))
-                }
-            }
-        }
+        for dir in directories { add(directory: dir) }
     }
 
-    /// Loads the plugins found on the default search path plus `pluginDirs`.
+    /// Loads the plugins found on the default search path plus `pluginDirs`, which come first
+    /// (`--plugin-dir`; for an app, the folders it ships plugins in).
     public init(pluginDirs: [String] = []) {
         self.init(directories: Self.searchPath(pluginDirs: pluginDirs))
+    }
+
+    /// Loads the plugins of one more folder, after those already searched: a backbone that an
+    /// earlier file provides keeps it (the later one is reported in `problems`), and a file
+    /// already loaded, under any name, is skipped. A folder that does not exist adds nothing.
+    public mutating func add(directory dir: String) {
+        directories.append(dir)
+        for path in Self.pluginFiles(in: dir) {
+            guard seenFiles.insert(Self.resolved(path)).inserted else { continue }
+            do {
+                for backbone in try PluginLoader.load(path) {
+                    if let first = owner[backbone.name] {
+                        problems.append(PluginProblem(path: path, reason:
+                            "backbone '\(backbone.name)' is already provided by \(PluginText.escaped(first)); this one is ignored (rename it or remove one file)"))
+                        continue
+                    }
+                    owner[backbone.name] = path
+                    backbones.append(backbone)
+                }
+            } catch {
+                problems.append(PluginProblem(path: path, reason: "\(error)"))
+            }
+        }
     }
 
     /// The backbone called `name`: exactly, else with case, '_', '-' and '.' not told apart
