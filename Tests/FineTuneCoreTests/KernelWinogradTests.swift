@@ -43,14 +43,14 @@ final class KernelWinogradTests: XCTestCase {
         let fast = FloatBuffer(count: g.outputCount), reference = FloatBuffer(count: g.outputCount)
         for (out, winograd) in [(fast, true), (reference, false)] {
             Conv2D.forward(g, x: x.pointer, weight: weight.pointer, bias: bias ? b.pointer : nil, activation: activation,
-                           y: out.pointer, scratch: scratch.pointer, winograd: winograd)
+                           y: out.pointer, scratch: scratch.pointer, direct: winograd)
         }
         assertClose(fast, reference, "output", file: file, line: line)
 
         let dxFast = FloatBuffer(count: g.inputCount), dxReference = FloatBuffer(count: g.inputCount)
         for (dx, winograd) in [(dxFast, true), (dxReference, false)] {
             Conv2D.backward(g, x: x.pointer, weight: weight.pointer, dy: dy.pointer, dx: dx.pointer, dWeight: nil, dBias: nil,
-                            scratch: scratch.pointer, winograd: winograd)
+                            scratch: scratch.pointer, direct: winograd)
         }
         assertClose(dxFast, dxReference, "input gradient", file: file, line: line)
 
@@ -59,7 +59,7 @@ final class KernelWinogradTests: XCTestCase {
         let dwReference = FloatBuffer(Array(repeating: 0.5, count: weight.count))
         for (dw, winograd) in [(dwFast, true), (dwReference, false)] {
             Conv2D.backward(g, x: x.pointer, weight: weight.pointer, dy: dy.pointer, dx: nil, dWeight: dw.pointer, dBias: nil,
-                            scratch: scratch.pointer, winograd: winograd)
+                            scratch: scratch.pointer, direct: winograd)
         }
         assertClose(dwFast, dwReference, "weight gradient", file: file, line: line)
     }

@@ -19,23 +19,27 @@ enum Conv2D {
 
     /// Floats of scratch `forward` and `backward` need (zero for pointwise convolutions).
     static func scratchCount(_ g: ConvGeometry) -> Int {
-        if g.isPointwise { return 0 }
+        if g.isPointwise && g.groups == 1 || GroupedConv2D.applies(g) { return 0 }  // (the fallback of tests brings its own)
         let im2col = samplesPerChunk(g) * g.oh * g.ow * g.k
         return WinogradConv3x3.applies(g) ? max(im2col, WinogradConv3x3.scratchCount(g)) : im2col
     }
 
     /// - Parameter activation: applied after the bias, chunk by chunk while the output is in cache
     ///   (inference, where an activation follows the convolution directly).
-    /// - Parameter winograd: false forces im2col (the reference the Winograd tests compare with).
+    /// - Parameter direct: false forces im2col and GEMM (the reference the Winograd and grouped tests compare with).
     /// - Parameter winogradKernels: for a Winograd layer, its weights already transformed
     ///   (`WinogradConv3x3.transform`), when they do not change between calls.
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         winogradKernels: UnsafePointer<Float>? = nil,
                         bias: UnsafePointer<Float>?, activation: Activation? = nil,
-                        y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, winograd: Bool = true) {
-        if winograd, WinogradConv3x3.applies(g) {
+                        y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, direct: Bool = true) {
+        if direct, WinogradConv3x3.applies(g) {
             WinogradConv3x3.forward(g, x: x, weight: weight, transformed: winogradKernels, bias: bias, activation: activation,
                                     y: y, scratch: scratch)
+            return
+        }
+        if direct, GroupedConv2D.applies(g) {
+            GroupedConv2D.forward(g, x: x, weight: weight, bias: bias, activation: activation, y: y)
             return
         }
         if g.isPointwise, g.groups == 1 {
@@ -82,11 +86,15 @@ enum Conv2D {
     static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                          dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                          dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
-                         scratch: UnsafeMutablePointer<Float>, winograd: Bool = true) {
+                         scratch: UnsafeMutablePointer<Float>, direct: Bool = true) {
         if let dBias { sumRows(dy, rows: g.n * g.oh * g.ow, channels: g.oc, into: dBias) }
-        if winograd, WinogradConv3x3.applies(g) {
+        if direct, WinogradConv3x3.applies(g) {
             if let dWeight { WinogradConv3x3.backwardWeights(g, x: x, dy: dy, dWeight: dWeight, scratch: scratch) }
             if let dx { WinogradConv3x3.backwardData(g, weight: weight, dy: dy, dx: dx, scratch: scratch) }
+            return
+        }
+        if direct, GroupedConv2D.applies(g) {
+            GroupedConv2D.backward(g, x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight)
             return
         }
         if g.isPointwise, g.groups == 1 {
