@@ -12,6 +12,7 @@ let package = Package(
     ] + builtInPlugins.map { .library(name: $0, type: .dynamic, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
     ],
     targets: [
         .target(name: "PluginABI", path: "Sources/PluginABI"),
@@ -30,13 +31,18 @@ let package = Package(
             dependencies: ["PluginABI", "CBLAS", "CJPEG", "CTurboJPEG", "CPNG"],
             path: "Sources/Core"
         ),
+        // ONNX's protobuf messages, generated from onnx.proto by tools/generate_onnx_proto.sh.
+        .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                exclude: ["onnx.proto"]),
+        // `finetune export`: a model file as ONNX, or as a torchvision-keyed backbone.
+        .target(name: "FineTuneExport", dependencies: ["FineTuneCore", "ONNXProto"], path: "Sources/Export"),
         .executableTarget(
             name: "finetune",
-            dependencies: ["FineTuneCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["FineTuneCore", "FineTuneExport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "FineTuneCoreTests", dependencies: ["FineTuneCore"],
+        .testTarget(name: "FineTuneCoreTests", dependencies: ["FineTuneCore", "FineTuneExport", "ONNXProto"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "finetuneTests", dependencies: ["FineTuneCore", "PluginABI"]),
+        .testTarget(name: "finetuneTests", dependencies: ["FineTuneCore", "PluginABI", "ONNXProto"]),
     ] + builtInPlugins.map { .target(name: $0, dependencies: ["PluginABI", "PluginKit"], path: "Sources/Plugins/\($0)") },
     swiftLanguageModes: [.v5]
 )

@@ -8,7 +8,7 @@ import Darwin
 /// Writes a file so that readers see either the old file or the complete new one, never a
 /// half-written one: the bytes go to a temporary file in the same folder, which is flushed to
 /// disk (fsync) and then renamed over the destination.
-struct AtomicFile {
+public struct AtomicFile {
     private let fd: Int32
     private let path: String
 
@@ -50,7 +50,7 @@ struct AtomicFile {
     }
 
     /// Writes `data` to `url` atomically.
-    static func write(_ data: Data, to url: URL) throws {
+    public static func write(_ data: Data, to url: URL) throws {
         try write(to: url) { file in try data.withUnsafeBytes { try file.write($0) } }
     }
 
