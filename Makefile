@@ -18,7 +18,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS = -c release --package-path Fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
 	-Xswiftc -enable-testing --disable-dead-strip
 
-.PHONY: deps build test example fuzz demo clean
+.PHONY: deps build test example check-export fuzz demo clean
 
 deps:
 	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -32,6 +32,15 @@ build: deps
 
 test: build
 	$(SWIFT) test $(SWIFT_FLAGS)
+
+# Every installed backbone's ONNX export run in onnxruntime against `finetune predict`
+# (tools/check_onnx_export.py), in a virtual environment of its own.
+EXPORT_VENV = .build/venv-export
+check-export: build
+	@[ -x $(EXPORT_VENV)/bin/python ] || python3 -m venv $(EXPORT_VENV) 2>/dev/null || { \
+	  $(SUDO) apt-get install -y -qq python3-venv && python3 -m venv $(EXPORT_VENV); }
+	$(EXPORT_VENV)/bin/pip install -q onnxruntime numpy pillow
+	$(EXPORT_VENV)/bin/python tools/check_onnx_export.py --finetune "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/finetune"
 
 # Examples/ClassifyImages built against a tagged clone of this checkout by version, as an app
 # depends on a release, then run on a small trained model (scripts/example.sh).
