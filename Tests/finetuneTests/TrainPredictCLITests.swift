@@ -13,6 +13,10 @@ final class TrainPredictCLITests: CLITestCase {
         XCTAssertEqual(train.status, 0, train.stderr)
         XCTAssertTrue(train.stdout.contains("random initialisation"), train.stdout)
         XCTAssertTrue(train.stdout.contains("report: \(out)/report.html"), train.stdout)
+        let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("finetune train --backbone mobilenet-v2 --data \(data) --output \(out) --freeze-epochs 1 --epochs 1 "
+                                    + "--input-size 32 --batch-size 8</td>"), "the report shows the command line")
+        XCTAssertTrue(html.contains("<td>random resized crop, horizontal flip</td>"), "and the augmentation")
         let metrics = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
         let epoch = try XCTUnwrap(metrics.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             .first { $0["kind"] as? String == "epoch" })
