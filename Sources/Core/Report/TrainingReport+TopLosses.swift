@@ -5,7 +5,7 @@ import Foundation
 /// and its probability.
 extension TrainingReport {
     public struct TopLoss: Sendable, Equatable {
-        /// The image's file name.
+        /// The image's path inside the validation folder (its whole path when it lies elsewhere).
         public var image: String
         public var truth: String
         public var prediction: String

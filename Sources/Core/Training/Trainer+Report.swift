@@ -20,7 +20,7 @@ extension Trainer {
             ("augmentation", augmentationText),
             ("classes", classes.joined(separator: ", ")),
             ("images", "\(train.dataset.count) train, \(validation.dataset.count) validation"),
-            ("validation split", "\(o.valSplit) (used when the data has no train and val folders)"),
+            ("validation images", Self.hasTrainAndValidation(o.data) ? "the val folder" : "a split of \(o.valSplit), stratified and seeded"),
             ("seed", "\(o.seed)"),
             ("threads", "\(o.threads) compute, \(o.workers) decoding"),
             ("logged steps", "every \(o.logEvery)"), ("image pixel limit", "\(o.maxImagePixels)"),
@@ -81,7 +81,7 @@ extension Trainer {
         let decoder = ImageDecoder(maxPixels: options.maxImagePixels)
         return mistakes.prefix(Limits.reportTopLosses).map { m in
             let path = validation.dataset.samples[m.index].path
-            return TrainingReport.TopLoss(image: URL(fileURLWithPath: path).lastPathComponent, truth: classes[m.truth],
+            return TrainingReport.TopLoss(image: validation.dataset.relativePath(path), truth: classes[m.truth],
                                           prediction: classes[m.prediction], probability: m.probability, loss: m.loss,
                                           jpeg: try? Thumbnail.jpeg(file: path, decoder: decoder))
         }

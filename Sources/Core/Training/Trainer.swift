@@ -182,9 +182,7 @@ public final class Trainer {
         if !isDir.boolValue {
             return try ImageDataset.manifest(o.data).split(validationFraction: o.valSplit, seed: o.seed)
         }
-        let fm = FileManager.default
-        if fm.fileExists(atPath: (o.data as NSString).appendingPathComponent("train")),
-           fm.fileExists(atPath: (o.data as NSString).appendingPathComponent("val")) {
+        if hasTrainAndValidation(o.data) {
             return try ImageDataset.trainValidation(o.data)
         }
         return try ImageDataset.folder(o.data).split(validationFraction: o.valSplit, seed: o.seed)
@@ -192,6 +190,11 @@ public final class Trainer {
 
     /// The run's wall time so far: its earlier sessions and this one until now.
     var elapsed: Double { earlierSeconds + Date().timeIntervalSince(start) }
+
+    /// Whether `data` is a folder with `train` and `val` folders (else one tree to split, or a manifest).
+    static func hasTrainAndValidation(_ data: String) -> Bool {
+        ["train", "val"].allSatisfy { FileManager.default.fileExists(atPath: (data as NSString).appendingPathComponent($0)) }
+    }
 
     /// The valid records of a run folder's `metrics.jsonl`.
     static func readRecords(_ output: URL) -> [MetricsRecord] {
