@@ -196,6 +196,21 @@ final class ReportTests: XCTestCase {
         XCTAssertLessThanOrEqual(SVGChart.yAxis([1e300, 1e300], limits: nil).ticks.count, SVGChart.maxTicks)
     }
 
+    /// A crafted metrics.jsonl's times and rates beyond any run's (found by fuzzing: the time
+    /// card converted 1e300 seconds to Int and crashed) give a page, without those values.
+    func testTimesAndRatesBeyondAnyRunGiveAPage() throws {
+        let seed = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/Corpus/metrics/extreme-values.jsonl")
+        let (records, skipped) = MetricsLog.records(in: try Data(contentsOf: seed), name: "metrics.jsonl")
+        XCTAssertEqual(records.count, 1)
+        XCTAssertEqual(skipped, ["metrics.jsonl line 2: step_learning_rates must list at most the epoch's steps; left out"])
+        let html = TrainingReport(title: "t", records: records).html()
+        XCTAssertTrue(html.contains("<div class=\"value\">—</div>"), "no training time")
+        assertFinite(html)
+        XCTAssertEqual(TrainingReport.duration(1e300), "—")
+        XCTAssertEqual(TrainingReport.duration(7380), "2h 03m")
+    }
+
     /// metrics.jsonl read back: lines that do not parse or hold values out of range are left out, named.
     func testMetricsLogSkipsBadLinesWithAWarning() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("finetune-metrics-\(UUID().uuidString)")

@@ -329,7 +329,10 @@ public struct TrainingReport {
         return "<span class=\"bar\"><span style=\"width:\(width)%\"></span></span>\(fixed(x))"
     }
 
+    /// "12.3 s", "4m 05s", "2h 07m"; "—" for a time no run takes (a crafted metrics.jsonl can
+    /// hold 1e300, which is past `Int`).
     static func duration(_ seconds: Double) -> String {
+        guard (0..<1e12).contains(seconds) else { return "—" }
         if seconds < 60 { return String(format: "%.1f s", seconds) }
         let s = Int(seconds.rounded())
         if s < 3600 { return String(format: "%dm %02ds", s / 60, s % 60) }
