@@ -12,7 +12,14 @@ extension Trainer {
         s += [
             ("backbone", o.backbone), ("data", o.data), ("weights", o.weights ?? "none (random initialisation)"),
             ("strategy", o.strategy.rawValue), ("stages", stages.map { "\($0.name) × \($0.epochs)" }.joined(separator: ", ")),
-            ("learning rate", "\(o.lr)"), ("optimizer", optimizerText),
+            ("learning rate", "\(o.lr)"),
+        ]
+        if o.strategy == .twoStage { s.append(("fine-tune learning rate", "\(o.finetuneLR)")) }
+        if o.strategy == .discriminative || o.backboneLRMult != nil {
+            s.append(("backbone lr multiplier", "\(o.effectiveBackboneLRMultiplier)"))
+        }
+        s += [
+            ("optimizer", optimizerText),
             ("schedule", o.schedule + (o.warmupSteps > 0 ? ", warmup \(o.warmupSteps) steps" : "")),
             ("head", o.head + (o.head == "linear" ? "" : ", dropout \(o.dropout)")),
             ("label smoothing", "\(o.labelSmoothing)"),
@@ -25,11 +32,6 @@ extension Trainer {
             ("threads", "\(o.threads) compute, \(o.workers) decoding"),
             ("logged steps", "every \(o.logEvery)"), ("image pixel limit", "\(o.maxImagePixels)"),
         ]
-        let after = s.firstIndex { $0.0 == "learning rate" }! + 1
-        if o.strategy == .twoStage { s.insert(("fine-tune learning rate", "\(o.finetuneLR)"), at: after) }
-        if o.strategy == .discriminative || o.backboneLRMult != nil {
-            s.insert(("backbone lr multiplier", "\(o.effectiveBackboneLRMultiplier)"), at: after)
-        }
         if let trains = stages.first(where: { !freezesWholeBackbone($0) }) {
             s.append(("batch norm where the backbone trains", trains.batchNorm == .frozen
                       ? "frozen (running statistics)" : "train (batch statistics)"))
