@@ -72,7 +72,7 @@ public struct Evaluation: Sendable {
 
     /// Inserts `m` into `worst` (highest loss first) when it is among the `limit` highest.
     static func keep(_ m: Mistake, in worst: inout [Mistake], limit: Int) {
-        guard worst.count < limit || m.loss > worst[worst.count - 1].loss else { return }
+        guard limit > 0, worst.count < limit || m.loss > worst[worst.count - 1].loss else { return }
         worst.insert(m, at: worst.firstIndex { $0.loss < m.loss } ?? worst.count)
         if worst.count > limit { worst.removeLast() }
     }
