@@ -22,7 +22,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Images per batch.")
     var batchSize = 32
 
-    @Flag(help: "Print one JSON object: accuracy, loss, classes, per_class, confusion_matrix.")
+    @Flag(help: "Print one JSON object: model, data, images, accuracy, loss, classes, per_class, confusion_matrix.")
     var json = false
 
     func validate() throws {

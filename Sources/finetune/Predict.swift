@@ -8,7 +8,10 @@ struct Predict: ParsableCommand {
         discussion: """
         Each argument is an image (JPEG or PNG) or a folder, searched recursively for images. \
         An unreadable image is reported on stderr and the others still run; the exit status is \
-        then 1. --json prints one object per image: image, logits, probabilities, top.
+        then 1. --json prints a first line with the class list and the model, \
+        {"classes":[...],"model":{"backbone":...,"file":...}}, then one object per image, in order: \
+        image, logits, probabilities (rounded to 6 decimals, in class order), top; or, for an \
+        image that could not be read, image and error.
         """)
 
     @OptionGroup var plugins: PluginOptions
@@ -20,7 +23,7 @@ struct Predict: ParsableCommand {
     @Option(help: "How many of the most likely classes to show.")
     var topK = 3
 
-    @Flag(help: "Print one JSON object per line per image.")
+    @Flag(help: "Print JSON lines: the classes and the model, then one object per image.")
     var json = false
 
     @Argument(help: "Images or folders of images.")
@@ -35,24 +38,31 @@ struct Predict: ParsableCommand {
         let classifier = try ImageClassifier(contentsOf: URL(fileURLWithPath: model), catalog: plugins.catalog(),
                                              maxImagePixels: imageOptions.pixelLimit)
         let paths = try images.flatMap(imageFiles)
+        if json { print(try PredictJSON.line(PredictJSON.Header(classes: classifier.classes,
+                                                                 model: ModelSummary(classifier, withClasses: false)))) }
         var failures = 0
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        for result in classifier.classify(imagesAt: paths, topK: min(topK, classifier.classes.count)) {
+        for (path, result) in zip(paths, classifier.classify(imagesAt: paths, topK: min(topK, classifier.classes.count))) {
             switch result {
             case .success(let c):
                 if json {
-                    print(String(decoding: try encoder.encode(c), as: UTF8.self))
+                    print(try PredictJSON.line(PredictJSON.Record(c)))
                 } else {
                     print("\(c.image.terminalSafe): "
                           + c.top.map { "\($0.class.terminalSafe) \(String(format: "%.4f", $0.probability))" }.joined(separator: ", "))
                 }
             case .failure(let error):
                 failures += 1
-                printError("error: \(error)")
+                if json {
+                    print(try PredictJSON.line(PredictJSON.Failure(image: path, error: "\(error)")))
+                } else {
+                    printError("error: \(error)")
+                }
             }
         }
-        if failures > 0 { throw ExitCode(1) }
+        if failures > 0 {
+            if json { printError("error: \(failures) of \(paths.count) images could not be read (their records carry the reason)") }
+            throw ExitCode(1)
+        }
     }
 }
 

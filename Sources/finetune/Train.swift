@@ -122,6 +122,7 @@ struct Train: ParsableCommand {
         Interrupt.install()
         let progress = ProgressPrinter()
         let trainer = try Trainer(options: opts, catalog: plugins.catalog(), resume: output.resume != nil, overwrite: output.overwrite,
+                                  commandLine: CommandLine.arguments,
                                   onEvent: progress.handle, shouldStop: { Interrupt.requested })
         switch try trainer.run() {
         case .interrupted:

@@ -55,11 +55,15 @@ final class ReportTests: XCTestCase {
         }
     }
 
-    func testSelfContained() {
-        let html = Self.sampleReport().html().lowercased()
-        for forbidden in ["<script", "src=\"http", "href=\"http", "@import", "url(", "<link", "<img", "<iframe"] {
+    func testSelfContained() throws {
+        var report = Self.sampleReport()
+        report.topLosses = [try Self.topLoss(0)]
+        let html = report.html().lowercased()
+        for forbidden in ["<script", "src=\"http", "href=\"http", "@import", "url(", "<link", "<iframe"] {
             XCTAssertFalse(html.contains(forbidden), forbidden)
         }
+        XCTAssertEqual(html.components(separatedBy: "<img").count, html.components(separatedBy: "<img src=\"data:image/jpeg;base64,").count,
+                       "images are embedded")
         XCTAssertTrue(html.hasPrefix("<!doctype html>"))
         XCTAssertTrue(html.contains("<style>"))
     }
@@ -192,6 +196,21 @@ final class ReportTests: XCTestCase {
         XCTAssertLessThanOrEqual(SVGChart.yAxis([1e300, 1e300], limits: nil).ticks.count, SVGChart.maxTicks)
     }
 
+    /// A crafted metrics.jsonl's times and rates beyond any run's (found by fuzzing: the time
+    /// card converted 1e300 seconds to Int and crashed) give a page, without those values.
+    func testTimesAndRatesBeyondAnyRunGiveAPage() throws {
+        let seed = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/Corpus/metrics/extreme-values.jsonl")
+        let (records, skipped) = MetricsLog.records(in: try Data(contentsOf: seed), name: "metrics.jsonl")
+        XCTAssertEqual(records.count, 1)
+        XCTAssertEqual(skipped, ["metrics.jsonl line 2: step_learning_rates must list at most the epoch's steps; left out"])
+        let html = TrainingReport(title: "t", records: records).html()
+        XCTAssertTrue(html.contains("<div class=\"value\">—</div>"), "no training time")
+        assertFinite(html)
+        XCTAssertEqual(TrainingReport.duration(1e300), "—")
+        XCTAssertEqual(TrainingReport.duration(7380), "2h 03m")
+    }
+
     /// metrics.jsonl read back: lines that do not parse or hold values out of range are left out, named.
     func testMetricsLogSkipsBadLinesWithAWarning() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("finetune-metrics-\(UUID().uuidString)")
@@ -215,5 +234,106 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(records, [good])
         XCTAssertEqual(skipped.count, 4, "\(skipped)")
         XCTAssertTrue(skipped[0].hasPrefix("metrics.jsonl line 2: step"), skipped[0])
+    }
+    /// A wrongly classified validation image as the trainer reports it, with a real JPEG thumbnail.
+    static func topLoss(_ i: Int) throws -> TrainingReport.TopLoss {
+        let image = Image(width: 40, height: 30, channels: 3, filledWith: UInt8(20 * i % 256))
+        return TrainingReport.TopLoss(image: "img-\(i)<x>.jpg", truth: "katana", prediction: hostile,
+                                      probability: 0.9 - 0.01 * Double(i), loss: 3 - 0.1 * Double(i),
+                                      jpeg: try ImageEncoder.jpeg(image))
+    }
+
+    func testTopLossesAreEmbeddedThumbnailsWithClassesAndProbability() throws {
+        var report = Self.sampleReport()
+        report.topLosses = try (0..<20).map(Self.topLoss)
+        var html = report.html()
+        let images = html.components(separatedBy: "<img src=\"data:image/jpeg;base64,").dropFirst()
+        XCTAssertEqual(images.count, Limits.reportTopLosses, "at most the limit are shown")
+        let encoded = try XCTUnwrap(images.first?.components(separatedBy: "\"").first)
+        let jpeg = try XCTUnwrap(Data(base64Encoded: encoded))
+        XCTAssertEqual(try ImageDecoder().info([UInt8](jpeg), path: "thumbnail").format, .jpeg)
+        XCTAssertEqual(try ImageDecoder().decode([UInt8](jpeg), path: "thumbnail").width, 40)
+        XCTAssertTrue(html.contains("Top losses"))
+        XCTAssertTrue(html.contains("<b>&lt;b&gt;&amp;&quot;x&quot;</b> 90.0%"), "the prediction, escaped, and its probability")
+        XCTAssertTrue(html.contains("true: katana"))
+        XCTAssertTrue(html.contains("img-0&lt;x&gt;.jpg"))
+        XCTAssertFalse(html.contains("img-12&lt;x&gt;.jpg"))
+
+        report.topLosses[0].jpeg = nil
+        html = report.html()
+        XCTAssertTrue(html.contains("image no longer readable"))
+        report.topLosses = []
+        XCTAssertFalse(report.html().contains("Top losses"), "no mistakes, no section")
+    }
+
+    /// A thumbnail of a large image keeps its aspect within the side limit.
+    func testThumbnailIsSmall() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("finetune-thumb-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("big.png")
+        try Data(ImageEncoder.png(Image(width: 800, height: 400, channels: 3, filledWith: 90))).write(to: file)
+        let jpeg = try Thumbnail.jpeg(file: file.path, decoder: ImageDecoder())
+        let thumbnail = try ImageDecoder().decode(jpeg, path: "thumbnail")
+        XCTAssertEqual([thumbnail.width, thumbnail.height], [Limits.thumbnailSide, Limits.thumbnailSide / 2])
+        XCTAssertLessThan(jpeg.count, 16 << 10)
+        try Data("not an image".utf8).write(to: file)
+        XCTAssertThrowsError(try Thumbnail.jpeg(file: file.path, decoder: ImageDecoder()))
+    }
+
+    /// The learning-rate chart has a point for every step the epoch records list, not only the logged ones.
+    func testLearningRateCurveHasOnePointPerStep() throws {
+        var report = Self.sampleReport()
+        let steps = 50
+        report.records = report.records.map { r in
+            var r = r
+            if r.kind == .epoch {
+                let first = r.step - steps + 1
+                r.step_learning_rates = (first...r.step).map { 1e-3 * (1 - Double($0) / 600) }
+            }
+            return r
+        }
+        let svg = try XCTUnwrap(charts(report.html()).first { $0.contains("Learning rate per step") })
+        let path = try XCTUnwrap(svg.components(separatedBy: "<path d=\"").dropFirst().first?.components(separatedBy: "\"").first)
+        XCTAssertEqual(path.filter { $0 == "M" || $0 == "L" }.count, 10 * steps, "one vertex per step")
+        XCTAssertEqual(report.learningRates.map(\.step), Array(1...(10 * steps)))
+        XCTAssertEqual(report.learningRates.last!.rate, 1e-3 * (1 - 500.0 / 600), accuracy: 1e-15)
+    }
+
+    /// metrics.jsonl read back: a learning-rate list longer than the epoch's steps or holding a
+    /// negative rate is left out.
+    func testStepLearningRatesAreCheckedWhenReadBack() {
+        var r = MetricsRecord(kind: .epoch, stage: "full", epoch: 1, step: 3, loss: 1, accuracy: 0.5, learning_rate: 1e-3,
+                              images_per_second: 1, elapsed: 1)
+        r.step_learning_rates = [1e-3, 1e-3, 1e-3]
+        XCTAssertNil(r.problem)
+        r.step_learning_rates = [1e-3, 1e-3, 1e-3, 1e-3]
+        XCTAssertEqual(r.problem, "step_learning_rates must list at most the epoch's steps")
+        r.step_learning_rates = [1e-3, -1]
+        XCTAssertEqual(r.problem, "step_learning_rates must be numbers >= 0")
+    }
+
+    func testEpochTableListsEveryEpoch() {
+        let html = Self.sampleReport().html()
+        let table = html.components(separatedBy: "<table class=\"metrics epochs\">")[1].components(separatedBy: "</table>")[0]
+        let rows = table.components(separatedBy: "<tr><td>").dropFirst()
+        XCTAssertEqual(rows.count, 10)
+        // Epoch 4: the first of the finetune stage, 12 s after epoch 3 ended (elapsed 12 * t + 2).
+        XCTAssertTrue(rows[rows.startIndex + 3].hasPrefix("4</td><td class=\"name\">finetune</td><td>0.4500</td><td>73.0%</td>"),
+                      rows[rows.startIndex + 3])
+        XCTAssertTrue(rows[rows.startIndex + 3].contains("<td>0.0001</td><td>12.0 s</td>"), rows[rows.startIndex + 3])
+        XCTAssertTrue(rows[rows.startIndex].contains("<td>14.0 s</td>"), "the first epoch from the run's start")
+    }
+
+    func testWallTimeOverSessions() {
+        var report = Self.sampleReport()
+        report.wallTime = 3725
+        report.sessions = 3
+        let html = report.html()
+        XCTAssertTrue(html.contains("<div class=\"value\">1h 02m</div>"))
+        XCTAssertTrue(html.contains("over 3 sessions"))
+        report.wallTime = nil
+        report.sessions = 1
+        XCTAssertTrue(report.html().contains("<div class=\"value\">2m 02s</div>"), "the records' elapsed time when none is given")
     }
 }

@@ -29,10 +29,11 @@ final class TrainingEndToEndTests: XCTestCase {
         return o
     }
 
-    func trainer(_ o: TrainingOptions, resume: Bool = false, overwrite: Bool = false, stopAfter steps: Int? = nil) throws -> Trainer {
+    func trainer(_ o: TrainingOptions, resume: Bool = false, overwrite: Bool = false, stopAfter steps: Int? = nil,
+                 commandLine: [String] = []) throws -> Trainer {
         var polls = 0
         return try Trainer(options: o, catalog: BuiltInBackboneTests.catalog, resume: resume, overwrite: overwrite,
-                           onEvent: { _ in }, shouldStop: {
+                           commandLine: commandLine, onEvent: { _ in }, shouldStop: {
             polls += 1
             return steps.map { polls > $0 } ?? false
         })
@@ -53,8 +54,17 @@ final class TrainingEndToEndTests: XCTestCase {
         XCTAssertEqual(records.filter { $0.kind == .epoch }.map(\.epoch), [1, 2, 3])
         XCTAssertTrue(records.filter { $0.kind == .epoch }.allSatisfy { $0.val_accuracy != nil && $0.val_loss != nil })
         XCTAssertFalse(records.filter { $0.kind == .step }.isEmpty)
+        // 36 training images in batches of 8, the last incomplete one left out: 4 steps per epoch.
+        XCTAssertEqual(records.filter { $0.kind == .epoch }.map { $0.step_learning_rates?.count }, [4, 4, 4])
+        XCTAssertEqual(records.filter { $0.kind == .epoch }.map { $0.step_learning_rates?.last }, [1e-3, 1e-4, 1e-4].map { Double(Float($0)) })
         let html = try String(contentsOfFile: o.output + "/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("freeze → finetune"))
+        XCTAssertEqual(html.components(separatedBy: "<table class=\"metrics epochs\">").count, 2)
+        // The best model's mistakes on the validation set, as thumbnails (as many as it made, up to the limit).
+        let confusion = try XCTUnwrap(best?.confusion)
+        let wrong = confusion.total - confusion.classes.indices.reduce(0) { $0 + confusion.counts[$1][$1] }
+        XCTAssertGreaterThan(wrong, 0, "the test needs a model that makes mistakes")
+        XCTAssertEqual(html.components(separatedBy: "<img src=\"data:image/jpeg;base64,").count - 1, min(wrong, Limits.reportTopLosses))
         // The model file classifies with the library API.
         let classifier = try ImageClassifier(contentsOf: URL(fileURLWithPath: o.output + "/best.safetensors"),
                                              catalog: BuiltInBackboneTests.catalog)
@@ -92,11 +102,14 @@ final class TrainingEndToEndTests: XCTestCase {
         b.seed = a.seed
         // Stop inside the second stage (epoch 2 of 3: 4 steps per epoch with 36 images in batches of 8;
         // polled before each step, each of the 2 validation batches and after validation).
-        guard case .interrupted = try trainer(b, stopAfter: 9).run() else { return XCTFail("expected an interruption") }
+        let started = ["finetune", "train", "--output", b.output, "--lr", "0.001"]
+        guard case .interrupted = try trainer(b, stopAfter: 9, commandLine: started).run() else { return XCTFail("expected an interruption") }
         let state = try TrainingState(contentsOf: RunFolder(URL(fileURLWithPath: b.output)).url(.state))
         XCTAssertEqual(state.stage, 1)
         XCTAssertEqual(state.batchInEpoch, 2)
-        guard case .finished = try trainer(b, resume: true).run() else { return XCTFail("interrupted again") }
+        Thread.sleep(forTimeInterval: 1.5)  // a pause between the sessions, which the wall time leaves out
+        let resumed = ["finetune", "train", "--resume", b.output]
+        guard case .finished = try trainer(b, resume: true, commandLine: resumed).run() else { return XCTFail("interrupted again") }
         let x = try ModelFile(contentsOf: URL(fileURLWithPath: a.output + "/last.safetensors")).tensors
         let y = try ModelFile(contentsOf: URL(fileURLWithPath: b.output + "/last.safetensors")).tensors
         XCTAssertEqual(x.map(\.name), y.map(\.name))
@@ -107,6 +120,20 @@ final class TrainingEndToEndTests: XCTestCase {
         }
         let records = Trainer.readRecords(URL(fileURLWithPath: b.output)).filter { $0.kind == .epoch }
         XCTAssertEqual(records.map(\.epoch), [1, 2, 3])
+
+        // The wall time goes on across the resume and leaves out the pause between the sessions.
+        let finished = try TrainingState(contentsOf: RunFolder(URL(fileURLWithPath: b.output)).url(.state))
+        XCTAssertEqual(finished.sessions.count, 2)
+        XCTAssertEqual(finished.sessions[0], state.sessions[0], "the first session ended at its last commit")
+        XCTAssertGreaterThanOrEqual(finished.sessions[1].start - finished.sessions[0].end, 1.5)
+        XCTAssertEqual(records.map(\.elapsed), records.map(\.elapsed).sorted(), "elapsed never starts again from 0")
+        XCTAssertGreaterThan(records[1].elapsed, state.sessions[0].seconds, "epoch 2 ended in the second session")
+        XCTAssertLessThanOrEqual(records[2].elapsed, finished.sessions.seconds + 1e-6)
+        XCTAssertEqual(finished.commandLine, started)
+        let html = try String(contentsOfFile: b.output + "/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("over 2 sessions"), "the report's wall time sums the sessions")
+        XCTAssertTrue(html.contains("<td>finetune train --output \(b.output) --lr 0.001</td>"), "the command line that started the run")
+        XCTAssertTrue(html.contains("<td>finetune train --resume \(b.output)</td>"), "and the one that resumed it")
     }
 
     func testDivergingLossStopsWithAClearError() throws {

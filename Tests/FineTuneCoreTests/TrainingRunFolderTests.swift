@@ -152,11 +152,51 @@ final class TrainingRunFolderTests: XCTestCase {
             ("not a training state of this finetune (generation is missing); an earlier finetune wrote it",
              { $0["generation"] = nil; $0["optimizer"] = ["kind": "adam"] }),
             ("not a training state of this finetune (stage:", { $0["stage"] = "one" }),
+            ("sessions[1] must not end before it starts", { $0["sessions"] = [["start": 10, "end": 20], ["start": 30, "end": 25]] }),
+            ("sessions[0] start and end", { $0["sessions"] = [["start": -5, "end": 20]] }),
+            ("sessions must list at most", { $0["sessions"] = Array(repeating: ["start": 1, "end": 2], count: Limits.runSessions + 1) }),
+            ("commandLine must be at most", { $0["commandLine"] = [String(repeating: "x", count: Limits.commandLineBytes)] }),
         ]
         for (expected, edit) in cases {
             let message = try problem(edit)
             XCTAssertTrue(message.hasPrefix(file.path + ": " + expected), "\(expected): \(message)")
         }
+    }
+
+    /// A state written before the sessions and the command line were kept reads with none.
+    func testStateWithoutSessionsOrCommandLineReadsWithNone() throws {
+        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: try state(generation: 2, bestAccuracy: 0.5).encoded()) as? [String: Any])
+        object["sessions"] = nil
+        object["commandLine"] = nil
+        let read = try TrainingState(data: try JSONSerialization.data(withJSONObject: object), file: "training-state.json")
+        XCTAssertEqual(read.sessions, [])
+        XCTAssertEqual(read.commandLine, [])
+        XCTAssertEqual(read.generation, 2)
+    }
+
+    /// Sessions sum to the run's wall time; beyond the limit the earliest are joined, the sum kept.
+    func testSessionsSumAndStayBounded() {
+        var s = state(generation: 1, bestAccuracy: 0.5)
+        for i in 0..<(Limits.runSessions + 5) {
+            s.startSession(at: Double(100 * i))
+            s.sessions[s.sessions.count - 1].end = Double(100 * i + 7)
+        }
+        XCTAssertEqual(s.sessions.count, Limits.runSessions)
+        XCTAssertEqual(s.sessions.seconds, Double(7 * (Limits.runSessions + 5)), accuracy: 1e-6)
+        XCTAssertEqual(s.sessions[0].start, 0)
+        XCTAssertEqual(s.sessions.last, RunSession(start: Double(100 * (Limits.runSessions + 4)), end: Double(100 * (Limits.runSessions + 4) + 7)))
+        XCTAssertNoThrow(try s.checkFields(file: "training-state.json"))
+    }
+
+    /// The command line kept fits the limit the state is read back with.
+    func testRecordedCommandLineFitsTheLimit() throws {
+        XCTAssertEqual(TrainingState.recorded(commandLine: ["finetune", "train", "--lr", "0.01"]), ["finetune", "train", "--lr", "0.01"])
+        let long = ["finetune"] + Array(repeating: String(repeating: "a", count: 1000), count: 100)
+        var s = state(generation: 1, bestAccuracy: 0.5)
+        s.commandLine = TrainingState.recorded(commandLine: long)
+        XCTAssertLessThan(s.commandLine.count, long.count)
+        XCTAssertEqual(s.commandLine.first, "finetune")
+        XCTAssertNoThrow(try s.checkFields(file: "training-state.json"))
     }
 
     func testStateFileThatIsNotARegularSmallFileIsRefused() throws {

@@ -19,6 +19,8 @@ public final class ImageClassifier: Sendable {
     public let classes: [String]
     public let backbone: Backbone
     public let file: ModelFile
+    /// Where `file` was read from.
+    public let url: URL
     /// Images per forward pass.
     public let batchSize: Int
     /// Decoded images with more pixels are refused before decoding.
@@ -49,6 +51,7 @@ public final class ImageClassifier: Sendable {
         let model = try Model(graph: graph)
         try model.load(weights)
         self.file = file
+        self.url = url
         self.backbone = backbone
         classes = file.classes
         self.batchSize = batchSize
@@ -142,6 +145,11 @@ public struct Classification: Codable, Sendable {
     public struct Prediction: Codable, Sendable {
         public var `class`: String
         public var probability: Double
+
+        public init(class: String, probability: Double) {
+            self.class = `class`
+            self.probability = probability
+        }
     }
     public var image: String
     public var logits: [Float]

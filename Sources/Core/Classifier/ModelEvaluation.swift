@@ -4,6 +4,11 @@ import Foundation
 public struct ModelEvaluation {
     /// The JSON `finetune evaluate --json` prints.
     public struct Report: Codable, Sendable {
+        /// The labelled folder evaluated (DIR, or DIR/val) and the images found in it.
+        public struct DataSummary: Codable, Sendable {
+            public var folder: String
+            public var images: Int
+        }
         public struct PerClass: Codable, Sendable {
             public var `class`: String
             public var precision: Double
@@ -11,6 +16,9 @@ public struct ModelEvaluation {
             public var f1: Double
             public var support: Int
         }
+        public var model: ModelSummary
+        public var data: DataSummary
+        /// Images evaluated: those found less those that could not be read.
         public var images: Int
         public var skipped: Int
         public var accuracy: Double
@@ -37,6 +45,7 @@ public struct ModelEvaluation {
         let eval = classifier.workers.withWorker { Evaluation.run($0.executor, loader: loader, classes: classifier.classes) }
         let c = eval.confusion
         let report = Report(
+            model: ModelSummary(classifier, withClasses: true), data: .init(folder: root, images: dataset.count),
             images: c.total, skipped: eval.skipped, accuracy: eval.accuracy, loss: eval.loss, classes: c.classes,
             per_class: c.classes.indices.map {
                 .init(class: c.classes[$0], precision: c.precision($0), recall: c.recall($0), f1: c.f1($0), support: c.counts[$0].reduce(0, +))

@@ -1,10 +1,11 @@
 import Foundation
 
 /// The training report, `report.html` in a run's output folder (DESIGN §7): one
-/// self-contained HTML page (inline CSS and inline SVG, no scripts, fonts, images or links to
-/// fetch) with the run's settings, loss, accuracy and learning-rate curves, per-class metrics
-/// and the confusion matrix. Every string that comes from the user (title, settings, class
-/// and stage names, notes) is HTML-escaped.
+/// self-contained HTML page (inline CSS, inline SVG and images as data URIs; no scripts, fonts
+/// or links to fetch) with the run's settings and command line, its wall time, loss, accuracy
+/// and learning-rate curves, a table of epochs, per-class metrics, the confusion matrix and the
+/// most confidently wrong validation images. Every string that comes from the user (title,
+/// settings, class, stage and file names, notes) is HTML-escaped.
 public struct TrainingReport {
     /// e.g. "resnet18 on katana_gun".
     public var title: String
@@ -17,6 +18,13 @@ public struct TrainingReport {
     /// When nil, taken from the epoch with the highest validation accuracy.
     public var bestEpoch: Int?
     public var bestAccuracy: Double?
+    /// The validation images the best model got most confidently wrong, highest loss first
+    /// (at most `Limits.reportTopLosses` are shown).
+    public var topLosses: [TopLoss] = []
+    /// The run's wall time in seconds over its `sessions` (its start and each resume); when nil,
+    /// the largest `elapsed` of the records.
+    public var wallTime: Double?
+    public var sessions = 1
     /// Free-form remarks, e.g. "backbone started from random initialisation (no --weights)".
     public var notes: [String]
     /// Shown in the header.
@@ -39,12 +47,14 @@ public struct TrainingReport {
         var body = header()
         body += section("Settings", settingsTable())
         body += section("Training curves", charts())
+        if !epochRecords.isEmpty { body += section("Epochs", epochTable()) }
         if let confusion, !confusion.classes.isEmpty {
             body += section("Per-class metrics", classTable(confusion))
             body += section("Confusion matrix", matrixTable(confusion))
         } else {
             body += section("Per-class metrics", "<p class=\"muted\">No validation set, so no per-class metrics.</p>")
         }
+        if !topLosses.isEmpty { body += section("Top losses", topLossesGrid()) }
         if !notes.isEmpty {
             body += section("Notes", "<ul class=\"notes\">" + notes.map { "<li>\($0.htmlEscaped)</li>" }.joined() + "</ul>")
         }
@@ -121,10 +131,11 @@ public struct TrainingReport {
             let loss = last.loss.isFinite ? String(format: "loss %.4f", last.loss) : "loss —"
             cards.append(("Final training accuracy", accuracy, loss))
         }
-        if let elapsed = records.map(\.elapsed).filter(\.isFinite).max() {
+        if let elapsed = wallTime ?? records.map(\.elapsed).filter(\.isFinite).max() {
             let speeds = epochs.map(\.images_per_second).filter { $0.isFinite && $0 > 0 }
-            let speed = speeds.isEmpty ? "" : String(format: "%.0f images/s", speeds.reduce(0, +) / Double(speeds.count))
-            cards.append(("Training time", Self.duration(elapsed), speed))
+            var detail = speeds.isEmpty ? [] : [String(format: "%.0f images/s", speeds.reduce(0, +) / Double(speeds.count))]
+            if sessions > 1 { detail.append("over \(sessions) sessions") }
+            cards.append(("Training time", Self.duration(elapsed), detail.joined(separator: ", ")))
         }
         let cardHTML = cards.map {
             "<div class=\"card\"><div class=\"label\">\($0.label)</div><div class=\"value\">\($0.value.htmlEscaped)</div>"
@@ -200,22 +211,34 @@ public struct TrainingReport {
         return chart.svg()
     }
 
-    /// Learning rate per logged step, scaled by a power of ten when it is small.
+    /// The head's learning rate at every step (from the epoch records' `step_learning_rates`;
+    /// at the logged steps for records without them), scaled by a power of ten when it is small.
     private func learningRateChart() -> String? {
-        let steps = stepRecords
-        guard steps.contains(where: { $0.learning_rate.isFinite }) else { return nil }
-        let largest = steps.map { abs($0.learning_rate) }.filter(\.isFinite).max() ?? 0
+        let points = learningRates
+        guard points.count > 0 else { return nil }
+        let largest = points.map { abs($0.rate) }.max() ?? 0
         let exponent = largest > 0 && largest < 0.01 ? Int(floor(log10(largest))) : 0
         let scale = pow(10, Double(-exponent))
         let unit = exponent == 0 ? "" : " (×10\(Self.superscript(exponent)))"
-        let changes = Self.stageChanges(steps).map {
+        let changes = Self.stageChanges(stepRecords).map {
             SVGChart.Marker(x: Double($0.record.step), label: $0.label, style: .stageChange)
         }
         let chart = SVGChart(title: "Learning rate per step", xLabel: "step", yLabel: "learning rate" + unit,
                              series: [SVGChart.Series(name: "head learning rate", color: "#7c3aed", shape: .none,
-                                                      points: steps.map { (Double($0.step), $0.learning_rate * scale) })],
+                                                      points: points.map { (Double($0.step), $0.rate * scale) })],
                              markers: changes, yIncludesZero: true, width: 1100, height: 230)
         return chart.svg()
+    }
+
+    /// (step, learning rate) of every step the epoch records list, in step order; the logged
+    /// steps' rates when no epoch record lists them.
+    var learningRates: [(step: Int, rate: Double)] {
+        let listed = epochRecords.flatMap { r -> [(Int, Double)] in
+            let rates = r.step_learning_rates ?? []
+            return rates.enumerated().map { (r.step - rates.count + 1 + $0.offset, $0.element) }
+        }
+        let points = listed.isEmpty ? stepRecords.map { ($0.step, $0.learning_rate) } : listed
+        return points.filter { $0.1.isFinite }.map { (step: $0.0, rate: $0.1) }
     }
 
     private func classTable(_ m: ConfusionMatrix) -> String {
@@ -298,7 +321,7 @@ public struct TrainingReport {
         String(format: "%.\(decimals)f%%", x * 100)
     }
 
-    static func fixed(_ x: Double) -> String { x.isFinite ? String(format: "%.3f", x) : "—" }
+    static func fixed(_ x: Double, decimals: Int = 3) -> String { x.isFinite ? String(format: "%.\(decimals)f", x) : "—" }
 
     /// A value in 0...1 with a small bar behind it.
     static func bar(_ x: Double) -> String {
@@ -306,7 +329,10 @@ public struct TrainingReport {
         return "<span class=\"bar\"><span style=\"width:\(width)%\"></span></span>\(fixed(x))"
     }
 
+    /// "12.3 s", "4m 05s", "2h 07m"; "—" for a time no run takes (a crafted metrics.jsonl can
+    /// hold 1e300, which is past `Int`).
     static func duration(_ seconds: Double) -> String {
+        guard (0..<1e12).contains(seconds) else { return "—" }
         if seconds < 60 { return String(format: "%.1f s", seconds) }
         let s = Int(seconds.rounded())
         if s < 3600 { return String(format: "%dm %02ds", s / 60, s % 60) }
@@ -370,6 +396,13 @@ public struct TrainingReport {
     table.confusion th.col span { display: inline-block; writing-mode: vertical-rl; transform: rotate(180deg);
       white-space: nowrap; max-height: 12em; overflow: hidden; text-overflow: ellipsis; }
     table.confusion th.corner { position: sticky; left: 0; top: 0; background: #ffffff; vertical-align: bottom; color: #4b5563; font-weight: 500; white-space: nowrap; z-index: 2; }
+    table.epochs td.name { text-align: left; }
+    .losses { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 12px; }
+    figure.loss { border: 1px solid #eef0f3; border-radius: 8px; padding: 8px; }
+    figure.loss img, figure.loss .missing { display: block; width: 100%; height: 160px; object-fit: contain; background: #f5f6f8; border-radius: 4px; }
+    figure.loss .missing { line-height: 160px; text-align: center; color: #6b7280; font-size: 13px; }
+    figure.loss figcaption { font-size: 13px; margin-top: 6px; overflow-wrap: anywhere; }
+    figure.loss figcaption b { color: #b91c1c; }
     ul.notes { margin: 0; padding-left: 20px; }
     ul.notes li { overflow-wrap: anywhere; }
 

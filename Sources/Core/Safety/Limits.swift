@@ -76,4 +76,15 @@ public enum Limits {
     public static let runStateBytes = 1 << 20
     /// Bytes of a run folder's `metrics.jsonl` read back for the report.
     public static let metricsBytes = 256 << 20
+    /// Steps of one epoch whose learning rates an epoch record lists (2^20: 33 million images at
+    /// batch 32, a line of about 20 MB); a longer epoch's record lists none.
+    public static let stepsPerEpoch = 1 << 20
+    /// Sessions a run folder's state lists (the run's start and each `--resume`); beyond it the
+    /// earliest are joined (`TrainingState.startSession`).
+    public static let runSessions = 1000
+    /// UTF-8 bytes of the command line a run folder's state keeps for the report.
+    public static let commandLineBytes = 64 << 10
+    /// Validation images the report shows as top losses, and the longest side of each thumbnail.
+    public static let reportTopLosses = 12
+    public static let thumbnailSide = 160
 }

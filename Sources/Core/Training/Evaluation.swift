@@ -1,3 +1,5 @@
+import Foundation
+
 /// Loss, accuracy and confusion matrix of a model over a dataset, in inference mode.
 public struct Evaluation: Sendable {
     public var loss: Double
@@ -5,18 +7,35 @@ public struct Evaluation: Sendable {
     public var confusion: ConfusionMatrix
     /// Images that could not be read and were skipped.
     public var skipped: Int
+    /// The misclassified images with the highest loss, highest first (as many as asked for).
+    public var mistakes: [Mistake] = []
+
+    /// A misclassified image: its index in the dataset, its true and predicted class, the
+    /// probability given to the prediction and the image's loss.
+    public struct Mistake: Sendable, Equatable {
+        public var index: Int
+        public var truth: Int
+        public var prediction: Int
+        public var probability: Double
+        public var loss: Double
+    }
 
     /// Runs every batch of `loader` (unshuffled) through `executor` (planned for inference).
-    public static func run(_ executor: Executor, loader: DataLoader, classes: [String], epoch: Int = 0) -> Evaluation {
+    /// - Parameter mistakes: how many of the worst misclassified images to keep.
+    public static func run(_ executor: Executor, loader: DataLoader, classes: [String], epoch: Int = 0,
+                           mistakes: Int = 0) -> Evaluation {
         let batches = loader.epoch(epoch)
-        var eval = run(executor, batches: batches, classes: classes)
+        var eval = run(executor, batches: batches, classes: classes, mistakes: mistakes)
         eval.skipped = batches.skipped
         return eval
     }
 
     /// Runs `batches` through `executor` (planned for inference); `skipped` is left 0.
-    public static func run(_ executor: Executor, batches: some Sequence<Batch>, classes: [String]) -> Evaluation {
+    /// - Parameter mistakes: how many of the worst misclassified images to keep.
+    public static func run(_ executor: Executor, batches: some Sequence<Batch>, classes: [String],
+                           mistakes: Int = 0) -> Evaluation {
         var confusion = ConfusionMatrix(classes: classes)
+        var worst: [Mistake] = []
         var lossSum = 0.0, seen = 0
         var rng = SplitMix64(seed: 0)
         let k = classes.count
@@ -30,11 +49,32 @@ public struct Evaluation: Sendable {
             lossSum += Double(loss) * Double(batch.count)
             seen += batch.count
             for i in 0..<batch.count {
-                confusion.add(truth: Int(batch.labels[i]), prediction: argmax(logits + i * k, count: k))
+                let truth = Int(batch.labels[i]), prediction = argmax(logits + i * k, count: k)
+                confusion.add(truth: truth, prediction: prediction)
+                if truth != prediction, mistakes > 0 {
+                    keep(mistake(logits + i * k, classes: k, index: batch.indices[i], truth: truth, prediction: prediction),
+                         in: &worst, limit: mistakes)
+                }
             }
         }
         return Evaluation(loss: seen == 0 ? .nan : lossSum / Double(seen), accuracy: confusion.accuracy,
-                          confusion: confusion, skipped: 0)
+                          confusion: confusion, skipped: 0, mistakes: worst)
+    }
+
+    /// The loss (softmax cross-entropy) and the prediction's probability from one image's `classes` logits.
+    static func mistake(_ z: UnsafePointer<Float>, classes k: Int, index: Int, truth: Int, prediction: Int) -> Mistake {
+        let m = Double(z[prediction])
+        var sum = 0.0
+        for c in 0..<k { sum += exp(Double(z[c]) - m) }
+        return Mistake(index: index, truth: truth, prediction: prediction, probability: 1 / sum,
+                       loss: log(sum) - (Double(z[truth]) - m))
+    }
+
+    /// Inserts `m` into `worst` (highest loss first) when it is among the `limit` highest.
+    static func keep(_ m: Mistake, in worst: inout [Mistake], limit: Int) {
+        guard limit > 0, worst.count < limit || m.loss > worst[worst.count - 1].loss else { return }
+        worst.insert(m, at: worst.firstIndex { $0.loss < m.loss } ?? worst.count)
+        if worst.count > limit { worst.removeLast() }
     }
 }
 

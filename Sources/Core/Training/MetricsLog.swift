@@ -59,10 +59,16 @@ struct MetricsLog {
         do { data = try RunFolder.readFile(url, limit: Limits.metricsBytes) } catch {
             return ([], ["\(error); the report leaves out its curves"])
         }
+        return Self.records(in: data, name: url.lastPathComponent)
+    }
+
+    /// The records of the lines of `data`, checked as `read()` checks a file's; `name` stands
+    /// for the file in the descriptions of the lines left out.
+    static func records(in data: Data, name: String) -> (records: [MetricsRecord], skipped: [String]) {
         var records: [MetricsRecord] = [], skipped: [String] = []
         for (number, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated()
         where !line.isEmpty {
-            let place = "\(url.lastPathComponent) line \(number + 1)"
+            let place = "\(name) line \(number + 1)"
             guard let record = try? JSONDecoder().decode(MetricsRecord.self, from: Data(line)) else {
                 skipped.append("\(place): not a metrics record; left out")
                 continue

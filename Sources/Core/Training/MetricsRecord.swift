@@ -17,12 +17,16 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
     /// Epoch records with a validation set.
     public var val_loss: Double?
     public var val_accuracy: Double?
-    /// Seconds since the run started.
+    /// Wall-clock seconds the run has trained so far, summed over its sessions (a resumed run
+    /// goes on from the time its last commit recorded).
     public var elapsed: Double
     /// Epoch records whose steps read images: what the loader's workers could supply, images
     /// per second of their CPU time times their number (next to `images_per_second`, whether
     /// decoding keeps the engine fed).
     public var data_images_per_second: Double?
+    /// Epoch records: the head's learning rate at every step of the epoch, in order (the last
+    /// one at `step`), so the report draws the schedule from every step, not only the logged ones.
+    public var step_learning_rates: [Double]?
 
     public init(kind: Kind, stage: String, epoch: Int, step: Int, loss: Double, accuracy: Double,
                 learning_rate: Double, images_per_second: Double, val_loss: Double? = nil,
@@ -47,6 +51,10 @@ extension MetricsRecord {
         if !(1...1_000_000).contains(epoch) { return "epoch must be from 1 to 1000000" }
         if !(0...(1 << 40)).contains(step) { return "step must be from 0 to 2^40" }
         if stage.isEmpty || stage.count > 64 { return "stage must be a stage name" }
+        if let rates = step_learning_rates {
+            if rates.count > min(step, Limits.stepsPerEpoch) { return "step_learning_rates must list at most the epoch's steps" }
+            if rates.contains(where: { !$0.isFinite || $0 < 0 }) { return "step_learning_rates must be numbers >= 0" }
+        }
         return nil
     }
 }

@@ -5,7 +5,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Checkpoints and the report: one commit per epoch (and on interruption) of `last.safetensors`,
+/// Checkpoints: one commit per epoch (and on interruption) of `last.safetensors`,
 /// the optimiser's state, `training-state.json` and, on each improvement, `best.safetensors`;
 /// the accuracy-named copy of the best model when the run finishes; the folder's lifetime.
 extension Trainer {
@@ -29,6 +29,7 @@ extension Trainer {
     func commit(epoch: Int, stage: Stage, optimizer: OptimizerState, best: ModelFile?) throws {
         state.generation += 1
         state.metricsBytes = metrics.size
+        state.sessions[state.sessions.count - 1].end = Date().timeIntervalSince1970
         let last = modelFile(epoch: epoch, stage: stage, metrics: [:])
         let saved = state
         try folder.commit { staged in
@@ -66,53 +67,5 @@ extension Trainer {
         let best = try Data(contentsOf: folder.url(.best))
         let name = RunFolder.bestCopyName(backbone: backbone.name, data: options.data, accuracy: accuracy)
         try AtomicFile.write(best, to: folder.url.appendingPathComponent(name))
-    }
-
-    /// The settings shown in the report, in a readable order.
-    var reportSettings: [(String, String)] {
-        let o = options
-        var s: [(String, String)] = [
-            ("backbone", o.backbone), ("data", o.data), ("weights", o.weights ?? "none (random initialisation)"),
-            ("strategy", o.strategy.rawValue), ("stages", stages.map { "\($0.name) × \($0.epochs)" }.joined(separator: ", ")),
-            ("learning rate", "\(o.lr)"), ("optimizer", "\(o.optimizer.rawValue), weight decay \(o.weightDecay)"),
-            ("schedule", o.schedule + (o.warmupSteps > 0 ? ", warmup \(o.warmupSteps) steps" : "")),
-            ("head", o.head + (o.head == "linear" ? "" : ", dropout \(o.dropout)")),
-            ("batch size", "\(o.batchSize)"), ("input size", "\(graph.nodes[0].outputShape.height)"),
-            ("classes", classes.joined(separator: ", ")),
-            ("images", "\(train.dataset.count) train, \(validation.dataset.count) validation"),
-            ("seed", "\(o.seed)"),
-        ]
-        if o.strategy == .twoStage { s.insert(("fine-tune learning rate", "\(o.finetuneLR)"), at: 6) }
-        if o.strategy == .discriminative || o.backboneLRMult != nil {
-            s.insert(("backbone lr multiplier", "\(o.effectiveBackboneLRMultiplier)"), at: 6)
-        }
-        if let trains = stages.first(where: { !freezesWholeBackbone($0) }) {
-            s.append(("batch norm where the backbone trains", trains.batchNorm == .frozen
-                      ? "frozen (running statistics)" : "train (batch statistics)"))
-        }
-        if measuresBatchNormStatistics {
-            s.append(("batch norm statistics", "measured on \(calibrationPlan.joined().count) training images"))
-        }
-        if let u = o.unfreeze { s.append(("unfrozen backbone groups", "last \(u)")) }
-        if let p = o.patience { s.append(("early stopping patience", "\(p) epochs")) }
-        if stages.contains(where: freezesWholeBackbone) {
-            let kept = switch o.cacheFeatures {
-            case nil: "cached, one augmented view per epoch"
-            case 0: "computed batch by batch"
-            case let n?: "cached, \(n) augmented view\(n == 1 ? "" : "s") per training image"
-            }
-            s.append(("frozen-backbone features", kept + (o.standardizeCachedFeatures ? ", standardized" : "")))
-        }
-        return s
-    }
-
-    func writeReport(confusion: ConfusionMatrix?) throws {
-        var report = TrainingReport(title: "\(backbone.name) on \(URL(fileURLWithPath: options.data).lastPathComponent)",
-                                    settings: reportSettings, records: records)
-        report.confusion = confusion
-        report.bestEpoch = state.bestEpoch
-        report.bestAccuracy = state.bestAccuracy
-        if !pretrained { report.notes.append("The backbone started from random initialisation (no --weights).") }
-        try report.write(to: folder.url(.report))
     }
 }

@@ -61,11 +61,12 @@ extension Trainer {
             m.markChanged()
         }
 
-        /// Loss, accuracy and confusion of the head on the cached validation features; nil
-        /// before they are computed (`prepareFeatures`).
-        func evaluate(classes: [String]) -> Evaluation? {
+        /// Loss, accuracy and confusion of the head on the cached validation features (and the
+        /// `mistakes` worst misclassified images); nil before they are computed (`prepareFeatures`).
+        func evaluate(classes: [String], mistakes: Int = 0) -> Evaluation? {
             guard let validation = cache.validation else { return nil }
-            var eval = Evaluation.run(evaluator, batches: validation.batches(of: evaluator.batchSize), classes: classes)
+            var eval = Evaluation.run(evaluator, batches: validation.batches(of: evaluator.batchSize), classes: classes,
+                                      mistakes: mistakes)
             eval.skipped = validation.skipped
             return eval
         }

@@ -137,7 +137,7 @@ extension Trainer {
                             try append(MetricsRecord(kind: .step, stage: stage.name, epoch: epoch, step: state.globalStep,
                                                      loss: windowLoss / Double(windowSeen), accuracy: Double(windowCorrect) / Double(windowSeen),
                                                      learning_rate: Double(stage.lr * lrFactor), images_per_second: rate,
-                                                     elapsed: Date().timeIntervalSince(start)))
+                                                     elapsed: elapsed))
                             windowLoss = 0; windowCorrect = 0; windowSeen = 0; windowStart = Date()
                         }
                     }
@@ -157,8 +157,12 @@ extension Trainer {
                     loss: state.epochLossSum / Double(seen), accuracy: Double(state.epochCorrect) / Double(seen),
                     learning_rate: Double(stageLR(max(0, state.globalStep - stageStartStep - 1))),
                     images_per_second: Double(state.epochSeen) / max(Date().timeIntervalSince(epochStart), 1e-9),
-                    val_loss: eval.loss, val_accuracy: eval.accuracy, elapsed: Date().timeIntervalSince(start))
+                    val_loss: eval.loss, val_accuracy: eval.accuracy, elapsed: elapsed)
                 record.data_images_per_second = dataRate?()
+                if batches <= Limits.stepsPerEpoch {
+                    let inStage = state.globalStep - stageStartStep  // steps of the stage, this epoch's last included
+                    record.step_learning_rates = (inStage - batches..<inStage).map { Double(stageLR($0)) }
+                }
                 try append(record)
                 onEvent(.epoch(record))
                 state.epochInStage += 1
@@ -219,15 +223,18 @@ extension Trainer {
                       trainImages: train.batchCount * options.batchSize, validationImages: validation.dataset.count)
     }
 
-    /// Reloads the best checkpoint, evaluates it on the validation set and finishes the report.
+    /// Reloads the best checkpoint, evaluates it on the validation set and finishes the report
+    /// (with its most confidently wrong validation images).
     /// - Parameter cached: the last stage's cached head, whose validation features are used.
     func evaluateBest(_ evaluator: Executor, cached: CachedHead? = nil) throws -> Evaluation? {
         let best = folder.url(.best)
         guard FileManager.default.fileExists(atPath: best.path) else { return nil }
         try model.load(try ModelFile(contentsOf: best).graphAndWeights(backbone: backbone, file: best.path).weights)
         cached?.load(from: model)
-        let eval = cached?.evaluate(classes: classes) ?? Evaluation.run(evaluator, loader: validation, classes: classes)
-        try writeReport(confusion: eval.confusion)
+        let worst = Limits.reportTopLosses
+        let eval = cached?.evaluate(classes: classes, mistakes: worst)
+            ?? Evaluation.run(evaluator, loader: validation, classes: classes, mistakes: worst)
+        try writeReport(confusion: eval.confusion, topLosses: topLosses(eval.mistakes))
         return eval
     }
 

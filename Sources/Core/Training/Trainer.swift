@@ -65,7 +65,11 @@ public final class Trainer {
     let shouldStop: () -> Bool
     var state: TrainingState
     var records: [MetricsRecord] = []
+    /// When this session of the run started, and the wall time of the run's sessions before it.
     let start = Date()
+    var earlierSeconds = 0.0
+    /// This process's command line, for the report (the state keeps the one that started the run).
+    let commandLine: [String]
     var eta = RunETA()
     let pretrained: Bool
     /// The optimiser's saved state, until the resumed stage has loaded it.
@@ -80,9 +84,12 @@ public final class Trainer {
     ///   - options: with `resume`, the options of the saved state, `output` being the folder to resume.
     ///   - resume: continue the run in `options.output` from its last commit.
     ///   - overwrite: replace another run's files in `options.output`; without it such a folder is refused.
+    ///   - commandLine: the arguments the run was started with (`CommandLine.arguments`), shown in the report.
     public init(options: TrainingOptions, catalog: PluginCatalog, resume: Bool = false, overwrite: Bool = false,
-                onEvent: @escaping (Event) -> Void, shouldStop: @escaping () -> Bool = { false }) throws {
+                commandLine: [String] = [], onEvent: @escaping (Event) -> Void,
+                shouldStop: @escaping () -> Bool = { false }) throws {
         self.options = options
+        self.commandLine = TrainingState.recorded(commandLine: commandLine)
         self.onEvent = onEvent
         self.shouldStop = shouldStop
         self.overwrite = overwrite
@@ -134,6 +141,7 @@ public final class Trainer {
             state = try TrainingState(contentsOf: file)
             try state.checkProgress(stageEpochs: stages.map(\.epochs), batches: train.batchCount, file: file.path)
             state.options = options
+            earlierSeconds = state.sessions.seconds
             let last = try folder.regularFile(.last)
             try model.load(try ModelFile(contentsOf: last).graphAndWeights(backbone: backbone, file: last.path).weights)
             resumedOptimizer = try OptimizerState(contentsOf: try folder.regularFile(.optimizer), generation: state.generation)
@@ -158,7 +166,9 @@ public final class Trainer {
                               + "(for a real fine-tune pass a pretrained file, e.g. --weights \(backbone.weightsHint.split(separator: " ").last ?? "weights.pth"))"))
             }
             state = TrainingState(options: options)
+            state.commandLine = self.commandLine
         }
+        state.startSession(at: start.timeIntervalSince1970)
         onEvent(.info("\(trainSet.count) training and \(valSet.count) validation images, \(classes.count) classes: "
                       + classes.joined(separator: ", ")))
     }
@@ -172,12 +182,18 @@ public final class Trainer {
         if !isDir.boolValue {
             return try ImageDataset.manifest(o.data).split(validationFraction: o.valSplit, seed: o.seed)
         }
-        let fm = FileManager.default
-        if fm.fileExists(atPath: (o.data as NSString).appendingPathComponent("train")),
-           fm.fileExists(atPath: (o.data as NSString).appendingPathComponent("val")) {
+        if hasTrainAndValidation(o.data) {
             return try ImageDataset.trainValidation(o.data)
         }
         return try ImageDataset.folder(o.data).split(validationFraction: o.valSplit, seed: o.seed)
+    }
+
+    /// The run's wall time so far: its earlier sessions and this one until now.
+    var elapsed: Double { earlierSeconds + Date().timeIntervalSince(start) }
+
+    /// Whether `data` is a folder with `train` and `val` folders (else one tree to split, or a manifest).
+    static func hasTrainAndValidation(_ data: String) -> Bool {
+        ["train", "val"].allSatisfy { FileManager.default.fileExists(atPath: (data as NSString).appendingPathComponent($0)) }
     }
 
     /// The valid records of a run folder's `metrics.jsonl`.

@@ -34,6 +34,10 @@ public struct TrainingState: Codable, Sendable, Equatable {
     public var generation: Int
     /// The length of `metrics.jsonl` at the commit: what lies past it is from an uncommitted epoch.
     public var metricsBytes: Int
+    /// The run's start and each resume, up to their last commit (at most `Limits.runSessions`).
+    public var sessions: [RunSession]
+    /// The command that started the run, as the report shows it (empty when not known).
+    public var commandLine: [String]
 
     /// The state at the start of a run.
     public init(options: TrainingOptions) {
@@ -42,6 +46,25 @@ public struct TrainingState: Codable, Sendable, Equatable {
         epochLossSum = 0; epochCorrect = 0; epochSeen = 0
         bestAccuracy = nil; bestEpoch = nil; epochsWithoutImprovement = 0
         finished = false; generation = 0; metricsBytes = 0
+        sessions = []; commandLine = []
+    }
+
+    /// Starts a session at `time` (seconds since 1970): the run's first, or a resume. When the
+    /// state already lists `Limits.runSessions`, the two earliest become one that starts with the
+    /// first and lasts as long as both, so the wall time stays exact.
+    public mutating func startSession(at time: Double) {
+        if sessions.count >= Limits.runSessions {
+            let joined = RunSession(start: sessions[0].start, end: sessions[0].start + sessions[0].seconds + sessions[1].seconds)
+            sessions.replaceSubrange(0...1, with: [joined])
+        }
+        sessions.append(RunSession(start: time, end: time))
+    }
+
+    /// `arguments` as the state keeps them: those that fit in `Limits.commandLineBytes` (each
+    /// counted with a separator), the rest left out.
+    public static func recorded(commandLine arguments: [String]) -> [String] {
+        var bytes = 0
+        return Array(arguments.prefix { bytes += $0.utf8.count + 1; return bytes <= Limits.commandLineBytes })
     }
 
     func encoded() throws -> Data {
@@ -78,15 +101,23 @@ public struct TrainingState: Codable, Sendable, Equatable {
     /// multiplier as `backboneLRMultiplier`, 0.1 unless given, for every strategy; only
     /// discriminative used it. It is carried over for discriminative runs and dropped for the
     /// others, so a resumed run trains as it began.
+    ///
+    /// States written before the sessions and the command line were kept read with none.
     static func migrated(_ data: Data) -> Data {
-        guard var state = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-              var options = state["options"] as? [String: Any],
-              let old = options.removeValue(forKey: "backboneLRMultiplier") else { return data }
-        if options["strategy"] as? String == TrainingOptions.Strategy.discriminative.rawValue, options["backboneLRMult"] == nil {
-            options["backboneLRMult"] = old
+        guard var state = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return data }
+        var changed = false
+        for key in ["sessions", "commandLine"] where state[key] == nil {
+            state[key] = [Any]()
+            changed = true
         }
-        state["options"] = options
-        return (try? JSONSerialization.data(withJSONObject: state)) ?? data
+        if var options = state["options"] as? [String: Any], let old = options.removeValue(forKey: "backboneLRMultiplier") {
+            if options["strategy"] as? String == TrainingOptions.Strategy.discriminative.rawValue, options["backboneLRMult"] == nil {
+                options["backboneLRMult"] = old
+            }
+            state["options"] = options
+            changed = true
+        }
+        return changed ? (try? JSONSerialization.data(withJSONObject: state)) ?? data : data
     }
 
     /// The state's JSON with every option it lacks set to the default.
@@ -135,6 +166,12 @@ public struct TrainingState: Codable, Sendable, Equatable {
         try check((0...100_000).contains(epochsWithoutImprovement), "epochsWithoutImprovement", "must be from 0 to 100000")
         try check((1...most).contains(generation), "generation", "must be a commit number from 1")
         try check((0...most).contains(metricsBytes), "metricsBytes", "must not be negative")
+        try check(sessions.count <= Limits.runSessions, "sessions", "must list at most \(Limits.runSessions)")
+        for (i, session) in sessions.enumerated() {
+            if let problem = session.problem { try check(false, "sessions[\(i)]", problem) }
+        }
+        try check(commandLine.reduce(0) { $0 + $1.utf8.count + 1 } <= Limits.commandLineBytes, "commandLine",
+                  "must be at most \(Limits.commandLineBytes) bytes")
     }
 
     /// The counters against the run's plan: `stageEpochs` (epochs of each stage) and `batches`
