@@ -20,6 +20,8 @@ public final class Trainer {
         /// Progress while backbone features are being cached (`--cache-features`): `what` names
         /// the images ("training images, view 1 of 2"); `eta` is the seconds left for them.
         case caching(what: String, done: Int, total: Int, imagesPerSecond: Double, eta: Double)
+        /// Progress while a weight set named by `--weights` is downloaded.
+        case download(DownloadProgress)
     }
 
     /// Where a run stands after a step.
@@ -80,7 +82,9 @@ public final class Trainer {
     ///   - options: with `resume`, the options of the saved state, `output` being the folder to resume.
     ///   - resume: continue the run in `options.output` from its last commit.
     ///   - overwrite: replace another run's files in `options.output`; without it such a folder is refused.
+    ///   - weightSource: where a weight set that `options.weights` names is found or downloaded.
     public init(options: TrainingOptions, catalog: PluginCatalog, resume: Bool = false, overwrite: Bool = false,
+                weightSource: PretrainedWeights = PretrainedWeights(),
                 onEvent: @escaping (Event) -> Void, shouldStop: @escaping () -> Bool = { false }) throws {
         self.options = options
         self.onEvent = onEvent
@@ -94,8 +98,15 @@ public final class Trainer {
         }
         backbone = try catalog.backbone(named: options.backbone)
         let size = options.inputSize ?? backbone.inputSize
-        // Read and checked before the images are scanned, which can take long on a big folder.
-        let pretrainedWeights = resume ? nil : try options.weights.map { try StateDict.load(contentsOf: URL(fileURLWithPath: $0)) }
+        // Read and checked before the images are scanned, which can take long on a big folder; a
+        // weight set named (`--weights imagenet`) is found in the caches or downloaded first.
+        var loadedWeights = options.weights.map { "from \($0)" }
+        let chosen = backbone
+        let pretrainedWeights = resume ? nil : try options.weights.map { value in
+            let (file, set) = try weightSource.resolve(value, backbone: chosen) { onEvent(.download($0)) }
+            if let set { loadedWeights = "\(set.name) from \(file.path)" }
+            return try StateDict.load(contentsOf: file)
+        }
         let (trainSet, valSet) = try Self.datasets(options)
         classes = trainSet.classes
         try ModelFile.checkClassNames(classes, file: options.data)  // as the model file will be read back
@@ -150,9 +161,12 @@ public final class Trainer {
             }
         } else {
             model.initialize(seed: options.seed)
-            if let weights = options.weights, let file = pretrainedWeights {
+            if let loadedWeights, let file = pretrainedWeights {
                 try model.load(try file.matched(to: graph, classifier: .drop, classifierKey: backbone.classifierKey))
-                onEvent(.info("loaded pretrained backbone weights from \(weights)"))
+                onEvent(.info("loaded pretrained backbone weights \(loadedWeights)"))
+            } else if let set = backbone.weightSets.first {
+                onEvent(.info("no --weights: the backbone starts from random initialisation "
+                              + "(for a real fine-tune pass --weights \(WeightsArgument.defaultSetName), its \(set.name) weights)"))
             } else {
                 onEvent(.info("no --weights: the backbone starts from random initialisation "
                               + "(for a real fine-tune pass a pretrained file, e.g. --weights \(backbone.weightsHint.split(separator: " ").last ?? "weights.pth"))"))

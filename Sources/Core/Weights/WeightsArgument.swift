@@ -19,8 +19,14 @@ public enum WeightsArgument: Equatable, Sendable {
     /// The weight set named, or nil for a file; an unknown name throws, listing the sets.
     public func weightSet(of backbone: Backbone) throws -> WeightSet? {
         guard case .set(let name) = self else { return nil }
+        return try Self.weightSet(named: name, of: backbone)
+    }
+
+    /// The set `name` stands for: the backbone's default for `imagenet`, else the set of that
+    /// name in any case; an unknown name throws, listing the sets.
+    public static func weightSet(named name: String, of backbone: Backbone) throws -> WeightSet {
         let sets = backbone.weightSets
-        if name.lowercased() == Self.defaultSetName, let first = sets.first { return first }
+        if name.lowercased() == defaultSetName, let first = sets.first { return first }
         if let match = sets.first(where: { $0.name.lowercased() == name.lowercased() }) { return match }
         throw WeightsError.unknownSet(backbone: backbone.name, name: name, sets: sets.map(\.name))
     }

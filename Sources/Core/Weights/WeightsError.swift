@@ -17,16 +17,14 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     /// A file could not be written into the cache folder.
     case cache(folder: String, reason: String)
     /// `finetune weights path` for a set that is in none of the folders.
-    case notCached(set: String, fileName: String, folders: [String])
+    case notCached(backbone: String, set: String, fileName: String, folders: [String])
 
     public var description: String {
         switch self {
         case let .unknownSet(backbone, name, sets):
-            if sets.isEmpty {
-                return "--weights \(name.terminalSafe): not a file, and \(backbone) declares no pretrained weight sets; pass a .pth or .safetensors file"
-            }
-            return "--weights \(name.terminalSafe): not a file, nor a weight set of \(backbone); it declares "
-                + sets.joined(separator: ", ") + " ('\(WeightsArgument.defaultSetName)' is \(sets[0]), the default)"
+            let known = sets.isEmpty ? "it declares none; pass a .pth or .safetensors file"
+                : "its sets: " + sets.joined(separator: ", ") + " (\(WeightsArgument.defaultSetName): the default, \(sets[0]))"
+            return "\(backbone) has no weight set named '\(name.terminalSafe)', and no file of that name exists; \(known)"
         case let .unreachable(url, reason, fileName, folder):
             return "cannot download \(url) (\(reason.terminalSafe)): without a connection, put \(fileName) in \(folder), "
                 + "or set FINETUNE_WEIGHTS_MIRROR to a server that has it"
@@ -42,9 +40,9 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
                 + "(e.g. http://mirror.example:8080/pytorch)"
         case let .cache(folder, reason):
             return "cannot write to the weights cache \(folder): \(reason); set XDG_CACHE_HOME to a writable folder"
-        case let .notCached(set, fileName, folders):
-            return "\(set) (\(fileName)) is in none of \(folders.joined(separator: ", ")): "
-                + "download it with finetune weights download, or put the file there"
+        case let .notCached(backbone, set, fileName, folders):
+            return "\(backbone)'s \(set) (\(fileName)) is in none of \(folders.joined(separator: ", ")): "
+                + "finetune weights download \(backbone) \(set) fetches it"
         }
     }
 }
