@@ -60,6 +60,8 @@ final class WeightsCLITests: CLITestCase {
         XCTAssertTrue(first.stderr.contains("downloading \(fileName)"), "progress on stderr: \(first.stderr)")
         XCTAssertEqual(try Data(contentsOf: ownFile), weights)
         XCTAssertEqual(server.requests.count, 1)
+        let model = try ModelFile(contentsOf: dir.appendingPathComponent("run1/best.safetensors"))
+        XCTAssertEqual(model.provenance.source, "IMAGENET1K_V1 (\(fileName))", "model files name the set and its file")
 
         let second = try train("IMAGENET1K_v1", output: "run2")
         XCTAssertEqual(second.status, 0, second.stderr)
@@ -121,6 +123,8 @@ final class WeightsCLITests: CLITestCase {
 
         let found = try runFinetune(["weights", "path", "tiny-cnn", "IMAGENET1K_V1"] + plugins, environment: environment)
         XCTAssertEqual(found.stdout, ownFile.path + "\n", found.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("cache").path), ["finetune"],
+                       "nothing else in the cache folder (no URL cache of Foundation's)")
         let list = try runFinetune(["weights", "list", "tiny-cnn"] + plugins, environment: environment)
         XCTAssertTrue(list.stdout.contains("IMAGENET1K_V1  default  \(fileName)  0.000  \(ownFile.path)"), list.stdout)
     }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import XCTest
 @testable import FineTuneCore
 
@@ -8,6 +11,11 @@ import XCTest
 final class WeightsDownloadTests: XCTestCase {
     var dir: URL!
     var server: LoopbackHTTPServer!
+
+    /// As the CLI does: no shared URL cache with a folder of its own in the user's cache.
+    override class func setUp() {
+        URLCache.shared = URLCache(memoryCapacity: 0, diskCapacity: 0, diskPath: NSTemporaryDirectory())
+    }
 
     override func setUpWithError() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("finetune-weights-\(UUID().uuidString)")

@@ -13,7 +13,7 @@ extension Trainer {
     func modelFile(epoch: Int, stage: Stage, metrics: [String: Double]) -> ModelFile {
         let created = ISO8601DateFormatter().string(from: Date())
         var file = ModelFile(backbone: backbone, classes: classes,
-                             provenance: Provenance(command: "train", source: options.weights, strategy: options.strategy.rawValue,
+                             provenance: Provenance(command: "train", source: pretrained, strategy: options.strategy.rawValue,
                                                     stage: stage.name, epoch: epoch, metrics: metrics, created: created),
                              tensors: model.namedTensors())
         file.head = (try? HeadSpec(parsing: options.head))?.description ?? "linear"
@@ -72,7 +72,7 @@ extension Trainer {
     var reportSettings: [(String, String)] {
         let o = options
         var s: [(String, String)] = [
-            ("backbone", o.backbone), ("data", o.data), ("weights", o.weights ?? "none (random initialisation)"),
+            ("backbone", o.backbone), ("data", o.data), ("weights", pretrained ?? "none (random initialisation)"),
             ("strategy", o.strategy.rawValue), ("stages", stages.map { "\($0.name) × \($0.epochs)" }.joined(separator: ", ")),
             ("learning rate", "\(o.lr)"), ("optimizer", "\(o.optimizer.rawValue), weight decay \(o.weightDecay)"),
             ("schedule", o.schedule + (o.warmupSteps > 0 ? ", warmup \(o.warmupSteps) steps" : "")),
@@ -112,7 +112,7 @@ extension Trainer {
         report.confusion = confusion
         report.bestEpoch = state.bestEpoch
         report.bestAccuracy = state.bestAccuracy
-        if !pretrained { report.notes.append("The backbone started from random initialisation (no --weights).") }
+        if pretrained == nil { report.notes.append("The backbone started from random initialisation (no --weights).") }
         try report.write(to: folder.url(.report))
     }
 }

@@ -69,7 +69,10 @@ public final class Trainer {
     var records: [MetricsRecord] = []
     let start = Date()
     var eta = RunETA()
-    let pretrained: Bool
+    /// The weights the backbone started from, as the report and the model files name them: the
+    /// file given, or a weight set with its file (`IMAGENET1K_V1 (resnet18-f37072fd.pth)`); nil
+    /// from random initialisation.
+    let pretrained: String?
     /// The optimiser's saved state, until the resumed stage has loaded it.
     var resumedOptimizer: OptimizerState?
     /// Whether the folder holds a commit of this run (one made here or the one resumed).
@@ -138,7 +141,9 @@ public final class Trainer {
                                                          interpolation: backbone.evalInterpolation),
                                 options: .init(batchSize: options.batchSize, shuffle: false, seed: options.seed,
                                                workers: options.workers, maxPixels: options.maxImagePixels))
-        pretrained = options.weights != nil
+        pretrained = try options.weights.map { value in
+            try WeightsArgument(value).weightSet(of: chosen).map { "\($0.name) (\($0.file_name))" } ?? value
+        }
         if resume {
             try folder.recover()
             let file = folder.url(.state)

@@ -23,7 +23,7 @@ public struct PretrainedWeights: Sendable {
 
     /// Where `set` is fetched from: its declared URL, on the mirror when there is one.
     public func url(of set: WeightSet) throws -> URL {
-        guard let declared = URL(string: set.url) else { throw WeightsError.httpStatus(url: set.url, status: 0) }
+        guard let declared = URL(string: set.url) else { throw WeightsError.badURL(set.url) }
         guard let mirror, !mirror.isEmpty else { return declared }
         return try WeightsMirror(mirror).apply(to: declared)
     }

@@ -145,9 +145,14 @@ extension WeightsDownload {
 
         /// Runs the request to its end; the SHA-256 of the whole partial file.
         func run() throws -> String {
-            let configuration = URLSessionConfiguration.ephemeral
+            // Not `.ephemeral`: FoundationNetworking's makes a URLCache of its own, which creates a
+            // folder under $XDG_CACHE_HOME; `.default` uses `URLCache.shared` (the CLI sets one
+            // without a disk folder), and nothing here is cached.
+            let configuration = URLSessionConfiguration.default
             configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
             configuration.urlCache = nil
+            configuration.httpCookieStorage = nil
+            configuration.httpShouldSetCookies = false
             configuration.timeoutIntervalForRequest = 60  // without a byte (libcurl's timer restarts on data)
             configuration.timeoutIntervalForResource = 7 * 24 * 3600
             let queue = OperationQueue()

@@ -6,6 +6,8 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     case unknownSet(backbone: String, name: String, sets: [String])
     /// The server could not be reached (offline, refused, no such host, timed out, cut off).
     case unreachable(url: String, reason: String, fileName: String, folder: String)
+    /// A declared URL that does not parse.
+    case badURL(String)
     /// The server answered, but not with the file.
     case httpStatus(url: String, status: Int)
     /// The server's sizes are inconsistent or over `Limits.weightsDownloadBytes`.
@@ -28,6 +30,8 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
         case let .unreachable(url, reason, fileName, folder):
             return "cannot download \(url) (\(reason.terminalSafe)): without a connection, put \(fileName) in \(folder), "
                 + "or set FINETUNE_WEIGHTS_MIRROR to a server that has it"
+        case let .badURL(url):
+            return "the weight set's URL '\(url.terminalSafe)' is not a valid URL: fix the plugin, or download the file and pass its path"
         case let .httpStatus(url, status):
             return "cannot download \(url): the server answered HTTP \(status) instead of the file"
         case let .badSize(url, reason):
