@@ -56,7 +56,7 @@ final class WeightsCLITests: CLITestCase {
         try publish()
         let first = try train("imagenet", output: "run1")
         XCTAssertEqual(first.status, 0, first.stderr)
-        XCTAssertTrue(first.stdout.contains("loaded pretrained backbone weights IMAGENET1K_V1 from \(ownFile.path)"), first.stdout)
+        XCTAssertTrue(first.stdout.contains("loaded pretrained backbone weights IMAGENET1K_V1 (\(fileName)) from \(ownFile.path)"), first.stdout)
         XCTAssertTrue(first.stderr.contains("downloading \(fileName)"), "progress on stderr: \(first.stderr)")
         XCTAssertEqual(try Data(contentsOf: ownFile), weights)
         XCTAssertEqual(server.requests.count, 1)
@@ -79,7 +79,7 @@ final class WeightsCLITests: CLITestCase {
         try weights.write(to: hubFile)
         let r = try train("imagenet", output: "run")
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("loaded pretrained backbone weights IMAGENET1K_V1 from \(hubFile.path)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("loaded pretrained backbone weights IMAGENET1K_V1 (\(fileName)) from \(hubFile.path)"), r.stdout)
         XCTAssertTrue(server.requests.isEmpty)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("cache").path))
 

@@ -101,13 +101,13 @@ public final class Trainer {
         }
         backbone = try catalog.backbone(named: options.backbone)
         let size = options.inputSize ?? backbone.inputSize
-        // Read and checked before the images are scanned, which can take long on a big folder; a
-        // weight set named (`--weights imagenet`) is found in the caches or downloaded first.
-        var loadedWeights = options.weights.map { "from \($0)" }
+        // A file, or a weight set the backbone declares (`--weights imagenet`), found in the caches
+        // or downloaded; read and checked before the images are scanned, which can take long.
         let chosen = backbone
+        let weightSet = try options.weights.flatMap { try WeightsArgument($0).weightSet(of: chosen) }
+        pretrained = options.weights.map { value in weightSet.map { "\($0.name) (\($0.file_name))" } ?? value }
         let pretrainedWeights = resume ? nil : try options.weights.map { value in
-            let (file, set) = try weightSource.resolve(value, backbone: chosen) { onEvent(.download($0)) }
-            if let set { loadedWeights = "\(set.name) from \(file.path)" }
+            let file = try weightSet.map { set in try weightSource.file(of: set) { onEvent(.download($0)) } } ?? URL(fileURLWithPath: value)
             return try StateDict.load(contentsOf: file)
         }
         let (trainSet, valSet) = try Self.datasets(options)
@@ -141,9 +141,6 @@ public final class Trainer {
                                                          interpolation: backbone.evalInterpolation),
                                 options: .init(batchSize: options.batchSize, shuffle: false, seed: options.seed,
                                                workers: options.workers, maxPixels: options.maxImagePixels))
-        pretrained = try options.weights.map { value in
-            try WeightsArgument(value).weightSet(of: chosen).map { "\($0.name) (\($0.file_name))" } ?? value
-        }
         if resume {
             try folder.recover()
             let file = folder.url(.state)
@@ -166,9 +163,9 @@ public final class Trainer {
             }
         } else {
             model.initialize(seed: options.seed)
-            if let loadedWeights, let file = pretrainedWeights {
+            if let pretrained, let file = pretrainedWeights {
                 try model.load(try file.matched(to: graph, classifier: .drop, classifierKey: backbone.classifierKey))
-                onEvent(.info("loaded pretrained backbone weights \(loadedWeights)"))
+                onEvent(.info("loaded pretrained backbone weights " + (weightSet == nil ? "from \(pretrained)" : "\(pretrained) from \(file.file)")))
             } else if let set = backbone.weightSets.first {
                 onEvent(.info("no --weights: the backbone starts from random initialisation "
                               + "(for a real fine-tune pass --weights \(WeightsArgument.defaultSetName), its \(set.name) weights)"))
