@@ -96,6 +96,21 @@ final class WeightsDownloadTests: XCTestCase {
         XCTAssertEqual(server.requests.map { $0.headers["range"] }, [nil, "bytes=100000-"])
     }
 
+    /// Asked to stop (Ctrl-C) once bytes have arrived, the download keeps them for the next call.
+    func testAStoppedDownloadKeepsWhatArrived() throws {
+        let (body, set) = publish(count: 2_000_000)
+        var arrived = false
+        XCTAssertThrowsError(try PretrainedWeights(cache: cache).file(of: set, progress: { _ in arrived = true }, shouldStop: { arrived })) { error in
+            guard case WeightsError.interrupted(set.url, let partial)? = error as? WeightsError else { return XCTFail("\(error)") }
+            let kept = (try? Data(contentsOf: URL(fileURLWithPath: partial))) ?? Data()
+            XCTAssertTrue(!kept.isEmpty && kept.count < body.count && kept == body.prefix(kept.count), "\(kept.count) bytes kept")
+        }
+        let file = try PretrainedWeights(cache: cache).file(of: set)
+        XCTAssertEqual(try Data(contentsOf: file), body)
+        XCTAssertEqual(server.requests.count, 2)
+        XCTAssertNotNil(server.requests.last?.headers["range"], "continued")
+    }
+
     /// A partial file from an earlier run is continued (206), or started over when the server
     /// ignores the range (200).
     func testAPartialFileIsContinuedOrStartedOver() throws {

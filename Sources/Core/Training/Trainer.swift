@@ -107,7 +107,9 @@ public final class Trainer {
         let weightSet = try options.weights.flatMap { try WeightsArgument($0).weightSet(of: chosen) }
         pretrained = options.weights.map { value in weightSet.map { "\($0.name) (\($0.file_name))" } ?? value }
         let pretrainedWeights = resume ? nil : try options.weights.map { value in
-            let file = try weightSet.map { set in try weightSource.file(of: set) { onEvent(.download($0)) } } ?? URL(fileURLWithPath: value)
+            let file = try weightSet.map { set in
+                try weightSource.file(of: set, progress: { onEvent(.download($0)) }, shouldStop: shouldStop)
+            } ?? URL(fileURLWithPath: value)
             return try StateDict.load(contentsOf: file)
         }
         let (trainSet, valSet) = try Self.datasets(options)

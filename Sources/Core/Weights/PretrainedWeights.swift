@@ -37,12 +37,15 @@ public struct PretrainedWeights: Sendable {
     }
 
     /// The local file of `set`: the cached one, else downloaded into `cache.ownFolder`.
-    public func file(of set: WeightSet, progress: @escaping (DownloadProgress) -> Void = { _ in }) throws -> URL {
+    /// - Parameter shouldStop: polled during a download; true stops it (`WeightsError.interrupted`),
+    ///   keeping what arrived for the next call.
+    public func file(of set: WeightSet, progress: @escaping (DownloadProgress) -> Void = { _ in },
+                     shouldStop: @escaping () -> Bool = { false }) throws -> URL {
         if let cached = try cachedFile(of: set) { return cached }
         let destination = cache.ownFolder.appendingPathComponent(set.file_name)
         try WeightsDownload.fetch(try url(of: set), to: destination, limit: downloadLimit,
                                   verify: { digest, file in try set.check(digest: digest, file: file, kept: false) },
-                                  progress: progress)
+                                  progress: progress, shouldStop: shouldStop)
         return destination
     }
 

@@ -30,8 +30,9 @@ public struct DownloadProgress: Sendable {
 /// retried from where it stopped. Every size the server states or sends is checked against
 /// `limit` (with overflow checks) before it is written. The finished file's SHA-256 is handed to
 /// `verify`; only then is the file flushed and renamed into place. A file that fails `verify`
-/// or a size check is deleted; one cut off is kept for the next attempt. Folders this download
-/// created are removed again when it fails and leaves them empty.
+/// or a size check is deleted; one cut off, or stopped by `shouldStop` (polled as bytes arrive
+/// and every 0.2 s), is kept for the next attempt. Folders this download created are removed
+/// again when it fails and leaves them empty.
 ///
 /// Proxies: on Linux libcurl itself reads `http_proxy`, `https_proxy`/`HTTPS_PROXY`,
 /// `all_proxy` and `no_proxy` (FoundationNetworking ignores `connectionProxyDictionary` there);
@@ -42,7 +43,7 @@ enum WeightsDownload {
 
     static func fetch(_ url: URL, to destination: URL, limit: Int,
                       verify: (_ digest: String, _ file: String) throws -> Void,
-                      progress: @escaping (DownloadProgress) -> Void) throws {
+                      progress: @escaping (DownloadProgress) -> Void, shouldStop: @escaping () -> Bool) throws {
         let folder = destination.deletingLastPathComponent()
         let created = try makeFolders(folder)
         let partial = folder.appendingPathComponent(destination.lastPathComponent + ".partial")
@@ -50,7 +51,7 @@ enum WeightsDownload {
             var attempt = 0
             var digest: String
             while true {
-                let transfer = try Transfer(url: url, partial: partial, limit: limit, progress: progress)
+                let transfer = try Transfer(url: url, partial: partial, limit: limit, progress: progress, shouldStop: shouldStop)
                 do {
                     digest = try transfer.run()
                     break
@@ -109,6 +110,7 @@ extension WeightsDownload {
         let partial: URL
         let limit: Int
         let progress: (DownloadProgress) -> Void
+        let shouldStop: () -> Bool
         let fd: Int32
         /// Bytes in the partial file, and their hash so far.
         var offset: Int
@@ -121,11 +123,13 @@ extension WeightsDownload {
 
         /// Opens the partial file (an earlier attempt's is hashed, to be continued; one over the
         /// limit, or not a regular file, is discarded).
-        init(url: URL, partial: URL, limit: Int, progress: @escaping (DownloadProgress) -> Void) throws {
+        init(url: URL, partial: URL, limit: Int, progress: @escaping (DownloadProgress) -> Void,
+             shouldStop: @escaping () -> Bool) throws {
             self.url = url
             self.partial = partial
             self.limit = limit
             self.progress = progress
+            self.shouldStop = shouldStop
             if let old = try? RegularFile.status(partial.path), !RegularFile.isRegular(old) || Int(old.st_size) > limit {
                 unlink(partial.path)
             }
@@ -162,12 +166,19 @@ extension WeightsDownload {
             request.setValue("identity", forHTTPHeaderField: "Accept-Encoding")
             request.setValue("finetune/\(FineTuneVersion.release)", forHTTPHeaderField: "User-Agent")
             if offset > 0 { request.setValue("bytes=\(offset)-", forHTTPHeaderField: "Range") }
-            session.dataTask(with: request).resume()
-            done.wait()
+            let task = session.dataTask(with: request)
+            task.resume()
+            while done.wait(timeout: .now() + .milliseconds(200)) == .timedOut {
+                if shouldStop() { queue.addOperation { self.stop(task) } }
+            }
             session.finishTasksAndInvalidate()
             if let failure { throw failure }
             var h = hasher
             return SHA256.hex(h.finalize())
+        }
+
+        func stop(_ task: URLSessionTask) {
+            fail(WeightsError.interrupted(url: url.absoluteString, partial: partial.path), task)
         }
 
         func fail(_ error: Error, _ task: URLSessionTask) {
@@ -217,6 +228,7 @@ extension WeightsDownload {
 
         func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
             guard failure == nil else { return }
+            if shouldStop() { return stop(dataTask) }
             guard let end = CheckedSize.sum(offset, data.count), end <= min(total ?? limit, limit) else {
                 unlink(partial.path)
                 let bound = total.map { "the \($0) bytes it announced" } ?? "the limit of \(limit) bytes"

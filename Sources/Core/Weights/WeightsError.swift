@@ -16,6 +16,8 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     case hashMismatch(file: String, expected: String, actual: String, kept: Bool)
     /// `FINETUNE_WEIGHTS_MIRROR` is not a usable base URL.
     case badMirror(value: String)
+    /// The download was asked to stop (Ctrl-C); what had arrived stays in `partial` to be continued.
+    case interrupted(url: String, partial: String)
     /// A file could not be written into the cache folder.
     case cache(folder: String, reason: String)
     /// `finetune weights path` for a set that is in none of the folders.
@@ -42,6 +44,8 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
         case let .badMirror(value):
             return "FINETUNE_WEIGHTS_MIRROR=\(value.terminalSafe) is not an http:// or https:// URL with a host "
                 + "(e.g. http://mirror.example:8080/pytorch)"
+        case let .interrupted(url, partial):
+            return "stopped the download of \(url); what arrived is kept in \(partial), and the next run continues from it"
         case let .cache(folder, reason):
             return "cannot write to the weights cache \(folder): \(reason); set XDG_CACHE_HOME to a writable folder"
         case let .notCached(backbone, set, fileName, folders):
