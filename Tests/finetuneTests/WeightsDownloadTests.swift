@@ -126,6 +126,26 @@ final class WeightsDownloadTests: XCTestCase {
         }
     }
 
+    /// A partial file as long as the file or longer (416) is started over; a 206 answer that does
+    /// not continue it is refused and the partial file deleted.
+    func testAPartialFileTheServerCannotContinue() throws {
+        let (body, set) = publish()
+        try FileManager.default.createDirectory(at: cache.ownFolder, withIntermediateDirectories: true)
+        let partial = cache.ownFolder.appendingPathComponent(set.file_name + ".partial")
+        try (body + Data([1, 2, 3])).write(to: partial)
+        XCTAssertEqual(try Data(contentsOf: try PretrainedWeights(cache: cache).file(of: set)), body)
+        XCTAssertEqual(server.requests.map { $0.headers["range"] }, ["bytes=\(body.count + 3)-", nil])
+
+        let (_, odd) = publish(count: 1000) { $0.status = 206 }  // the whole body, without a Content-Range
+        let oddPartial = cache.ownFolder.appendingPathComponent(odd.file_name + ".partial")
+        try Data(repeating: 7, count: 10).write(to: oddPartial)
+        XCTAssertThrowsError(try PretrainedWeights(cache: cache).file(of: odd)) { error in
+            guard case WeightsError.badSize(_, let reason)? = error as? WeightsError else { return XCTFail("\(error)") }
+            XCTAssertTrue(reason.contains("asked for the bytes from 10 on"), reason)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: oddPartial.path))
+    }
+
     func testAnUnreachableServerNamesTheURLAndTheFolder() throws {
         // A port nothing listens on: bound, then closed.
         let closed = try LoopbackHTTPServer()

@@ -29,10 +29,11 @@ public struct DownloadProgress: Sendable {
 /// server that ignores the range (200) starts over. A connection cut after some bytes arrived is
 /// retried from where it stopped. Every size the server states or sends is checked against
 /// `limit` (with overflow checks) before it is written. The finished file's SHA-256 is handed to
-/// `verify`; only then is the file flushed and renamed into place. A file that fails `verify`
-/// or a size check is deleted; one cut off, or stopped by `shouldStop` (polled as bytes arrive
-/// and every 0.2 s), is kept for the next attempt. Folders this download created are removed
-/// again when it fails and leaves them empty.
+/// `verify`; only then is the file flushed and renamed into place. A partial file the server
+/// cannot continue (416) is started over. A file that fails `verify` or a size check is deleted;
+/// one cut off, or stopped by `shouldStop` (polled as bytes arrive and every 0.2 s), is kept
+/// for the next attempt. Folders this download created are removed again when it fails and
+/// leaves them empty.
 ///
 /// Proxies: on Linux libcurl itself reads `http_proxy`, `https_proxy`/`HTTPS_PROXY`,
 /// `all_proxy` and `no_proxy` (FoundationNetworking ignores `connectionProxyDictionary` there);
@@ -57,7 +58,7 @@ enum WeightsDownload {
                     break
                 } catch let cut as Transfer.Cut {
                     attempt += 1
-                    guard cut.broughtBytes, attempt <= retries else {
+                    guard cut.worthRetrying, attempt <= retries else {
                         throw WeightsError.unreachable(url: url.absoluteString, reason: cut.reason,
                                                        fileName: destination.lastPathComponent, folder: folder.path)
                     }
@@ -100,10 +101,11 @@ extension WeightsDownload {
     /// One HTTP request and its answer, appended to the partial file. Its state is touched on
     /// the session's delegate queue only, until `run` has seen the task complete.
     final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-        /// The connection failed or ended early; `broughtBytes` when this transfer wrote some.
+        /// The transfer ended without the whole file; `worthRetrying` when another request can
+        /// get further (this one wrote bytes, or the partial file was discarded to start over).
         struct Cut: Error {
             var reason: String
-            var broughtBytes: Bool
+            var worthRetrying: Bool
         }
 
         let url: URL
@@ -216,8 +218,10 @@ extension WeightsDownload {
                     hasher = SHA256()
                 }
                 total = length
+            case 416 where offset > 0:  // a partial file the server cannot continue: start over
+                unlink(partial.path)
+                return fail(Cut(reason: "the server cannot continue the partial file", worthRetrying: true), dataTask)
             default:
-                if http.statusCode == 416 { unlink(partial.path) }  // a partial file the server does not recognise
                 return fail(WeightsError.httpStatus(url: url.absoluteString, status: http.statusCode), dataTask)
             }
             if let total, total > limit {
@@ -259,9 +263,9 @@ extension WeightsDownload {
             defer { done.signal() }
             guard failure == nil else { return }
             if let error {
-                failure = Cut(reason: Self.reason(error), broughtBytes: received > 0)
+                failure = Cut(reason: Self.reason(error), worthRetrying: received > 0)
             } else if let total, offset < total {
-                failure = Cut(reason: "the connection ended at byte \(offset) of \(total)", broughtBytes: received > 0)
+                failure = Cut(reason: "the connection ended at byte \(offset) of \(total)", worthRetrying: received > 0)
             } else if fsync(fd) != 0 {
                 failure = WeightsError.cache(folder: partial.deletingLastPathComponent().path, reason: "cannot flush to disk: \(errnoText())")
             }
