@@ -10,20 +10,14 @@ public struct WeightsMirror: Equatable, Sendable {
 
     private let base: URLComponents
 
-    /// - Throws: `WeightsError.badMirror` unless `value` is an http or https URL with a host and
-    ///   without a query or fragment.
+    /// - Throws: `WeightsError.badMirror` unless `value` is an http or https URL with a host,
+    ///   without a query, a fragment or credentials.
     public init(_ value: String) throws {
         guard let c = URLComponents(string: value), let scheme = c.scheme?.lowercased(), scheme == "http" || scheme == "https",
               let host = c.host, !host.isEmpty, c.query == nil, c.fragment == nil, c.user == nil else {
             throw WeightsError.badMirror(value: value)
         }
         base = c
-    }
-
-    /// The mirror of the environment's `FINETUNE_WEIGHTS_MIRROR`, or nil when it is unset or empty.
-    public static func from(environment: [String: String]) throws -> WeightsMirror? {
-        guard let value = environment[variable], !value.isEmpty else { return nil }
-        return try WeightsMirror(value)
     }
 
     /// `url` on the mirror.
