@@ -8,7 +8,8 @@ CONFIG ?= release
 CPU_FLAGS = $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo "-Xswiftc -target-cpu -Xswiftc haswell")
 # Tests run in release (numeric code is 10-100x slower in debug) with @testable imports allowed.
 SWIFT_FLAGS = -c $(CONFIG) -Xswiftc -enable-testing $(CPU_FLAGS)
-PACKAGES = pkg-config libopenblas-dev libjpeg-dev libturbojpeg0-dev libpng-dev
+# libcurl4: FoundationNetworking (URLSession on Linux, which downloads weight sets) loads it at run time.
+PACKAGES = pkg-config libopenblas-dev libjpeg-dev libturbojpeg0-dev libpng-dev libcurl4
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # libFuzzer targets with AddressSanitizer (Fuzz/, a package of its own): each runs FUZZ_SECONDS.

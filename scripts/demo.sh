@@ -15,9 +15,9 @@ echo "== A small dataset: three classes (checkers, disks, stripes) as JPEG and P
 "$ft" demo-data "$work/data" --per-class 200
 echo
 echo "== Two-stage fine-tuning of resnet18 at 64 px: 2 epochs with the backbone frozen, then 6 of everything"
-echo "   This demo passes no --weights, so the backbone starts from random initialisation."
-echo "   With torchvision's pretrained file it would be:"
-echo "     finetune train --backbone resnet18 --data DIR --weights resnet18-f37072fd.pth --strategy two-stage --output runs/DIR"
+echo "   This demo passes no --weights (it needs no network), so the backbone starts from random initialisation."
+echo "   From torchvision's ImageNet weights (taken from PyTorch's cache, or downloaded once) it would be:"
+echo "     finetune train --backbone resnet18 --data DIR --weights imagenet --strategy two-stage --output runs/DIR"
 "$ft" train --backbone resnet18 --data "$work/data" --strategy two-stage --freeze-epochs 2 --epochs 6 \
     --finetune-lr 1e-3 --input-size 64 --output "$work/run" --seed 1
 echo

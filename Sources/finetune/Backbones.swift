@@ -14,7 +14,7 @@ struct Backbones: ParsableCommand {
         backbone's input size, a multiply-add counted as 2 (torchvision's tables count multiply-adds); \
         top-1 is the ImageNet accuracy published for the backbone's default weights, the first it \
         lists (--json gives every weight set: file name, URL, SHA-256, evaluation crop, resize and \
-        interpolation, top-1).
+        interpolation, top-1; `finetune weights list` shows where each is cached, and         train --weights imagenet fetches the default).
         """)
 
     @OptionGroup var plugins: PluginOptions
@@ -41,11 +41,6 @@ struct Backbones: ParsableCommand {
              $0.weight_sets.first.map { String(format: "%.1f", $0.top1) } ?? "-",
              $0.weight_sets.isEmpty ? "-" : $0.weight_sets.map(\.name.terminalSafe).joined(separator: ","), $0.plugin.terminalSafe]
         }
-        let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max()! }
-        for row in rows {
-            print(row.enumerated().map { c, cell in
-                cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
-        }
+        printTable(rows)
     }
 }

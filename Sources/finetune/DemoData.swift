@@ -22,5 +22,7 @@ struct DemoData: ParsableCommand {
     func run() throws {
         let n = try DemoDataset.write(to: folder, perClass: perClass, seed: seed)
         print("wrote \(n) images of \(DemoDataset.classes.joined(separator: ", ")) to \(folder)")
+        print("fine-tune on them from ImageNet weights (from PyTorch's cache, or downloaded once) with:\n"
+              + "  finetune train --backbone resnet18 --data \(folder) --weights imagenet --output runs/demo")
     }
 }

@@ -1,6 +1,9 @@
 import ArgumentParser
 import FineTuneCore
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 @main
 struct Finetune: ParsableCommand {
@@ -14,12 +17,15 @@ struct Finetune: ParsableCommand {
         Never the current directory: plugins are code.
         """,
         version: FineTuneVersion.description,
-        subcommands: [Backbones.self, Summary.self, Train.self, Predict.self, Evaluate.self, Import.self, Export.self, DemoData.self, Bench.self, BenchData.self]
+        subcommands: [Backbones.self, Summary.self, Train.self, Predict.self, Evaluate.self, Import.self, Export.self, Weights.self, DemoData.self, Bench.self, BenchData.self]
     )
 
     static func main() {
         // Line by line even into a file or pipe, so a log shows progress as it happens.
         setvbuf(stdout, nil, _IOLBF, 0)
+        // Weight downloads cache nothing over HTTP; Foundation's default shared cache would make a
+        // folder in $XDG_CACHE_HOME (a folder that exists is given, and nothing is stored in it).
+        URLCache.shared = URLCache(memoryCapacity: 0, diskCapacity: 0, diskPath: NSTemporaryDirectory())
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -15,7 +15,7 @@ struct Import: ParsableCommand {
     @Option(help: "The backbone the weights belong to, as `finetune backbones` lists it.")
     var backbone: String
 
-    @Option(help: "A torchvision .pth (torch.save of a state_dict) or a .safetensors file.")
+    @Option(help: ArgumentHelp("A torchvision .pth (torch.save of a state_dict) or a .safetensors file, or a weight set the backbone declares: imagenet (its default) or a set's name (`finetune weights list`), from the caches or downloaded.", valueName: "imagenet|NAME|FILE"))
     var weights: String
 
     @Option(help: "The model file to write (.safetensors).")
@@ -26,7 +26,10 @@ struct Import: ParsableCommand {
 
     func run() throws {
         let backbone = try plugins.catalog().backbone(named: backbone)
-        let stateDict = try StateDict.load(contentsOf: URL(fileURLWithPath: weights))
+        let download = DownloadProgressPrinter()
+        defer { download.finishLine() }
+        let (file, _) = try PretrainedWeights().resolve(weights, backbone: backbone, progress: download.show)
+        let stateDict = try StateDict.load(contentsOf: file)
         let names = try classes.map { try ModelFile.readClassNames(contentsOf: URL(fileURLWithPath: $0)) }
         let model = try ModelFile.importing(stateDict, backbone: backbone, classNames: names)
         try model.write(to: URL(fileURLWithPath: output))

@@ -121,9 +121,16 @@ struct Train: ParsableCommand {
         if let resume = output.resume { opts = try resumedOptions(folder: resume) }
         Interrupt.install()
         let progress = ProgressPrinter()
-        let trainer = try Trainer(options: opts, catalog: plugins.catalog(), resume: output.resume != nil, overwrite: output.overwrite,
+        let trainer: Trainer
+        do {
+            trainer = try Trainer(options: opts, catalog: plugins.catalog(), resume: output.resume != nil, overwrite: output.overwrite,
                                   commandLine: CommandLine.arguments,
                                   onEvent: progress.handle, shouldStop: { Interrupt.requested })
+        } catch WeightsError.interrupted(let url, let partial) {  // Ctrl-C while --weights downloads
+            progress.finishLine()
+            printError(WeightsError.interrupted(url: url, partial: partial).description)
+            throw ExitCode(Interrupt.exitStatus)
+        }
         switch try trainer.run() {
         case .interrupted:
             progress.finishLine()

@@ -18,7 +18,7 @@ struct TrainDataOptions: ParsableArguments {
 struct TrainModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Required (unless --resume). The backbone, as `finetune backbones` lists it (case, '_', '-' and '.' alike: EfficientNet_B3).", valueName: "NAME"))
     var backbone: String?
-    @Option(help: ArgumentHelp("Pretrained weights: a torchvision .pth or a .safetensors file. Without it the backbone starts from random initialisation.", valueName: "FILE"))
+    @Option(help: ArgumentHelp("Pretrained weights: imagenet (the backbone's default published set), a set's name (IMAGENET1K_V2; `finetune weights list`), or a torchvision .pth or a .safetensors file. A set comes from PyTorch's hub cache or finetune's, else is downloaded. Without it the backbone starts from random initialisation.", valueName: "imagenet|NAME|FILE"))
     var weights: String?
     @Option(help: "The head: linear, or mlp:W1,W2,... (hidden widths, each with ReLU and dropout) (default: \(d.head)).",
             transform: { try HeadSpec(parsing: $0) })

@@ -8,7 +8,9 @@
  *     finetune backbones
  *
  * The macros below may be overridden with -D when compiling; the project's tests use them to
- * show how the host rejects a plugin that lies about itself.
+ * show how the host rejects a plugin that lies about itself, and (TINY_WEIGHTS_URL with
+ * TINY_WEIGHTS_FILE and TINY_WEIGHTS_SHA256) to publish a weight set that
+ * `finetune train --weights imagenet` fetches and checks.
  */
 #include <stddef.h>
 #include "finetune_plugin.h"
@@ -60,6 +62,22 @@ static int32_t build(const ft_host_api *h, ft_builder *b) {
     return h->set_features(b, x) < 0 ? 1 : 0;
 }
 
+#ifdef TINY_WEIGHTS_URL
+/* Published pretrained weights (ABI 1.1), as torchvision's Weights enums describe theirs. */
+static const ft_weight_set tiny_imagenet = {
+    .struct_size = sizeof(ft_weight_set),
+    .name = "IMAGENET1K_V1",
+    .file_name = TINY_WEIGHTS_FILE,
+    .url = TINY_WEIGHTS_URL,
+    .sha256 = TINY_WEIGHTS_SHA256,
+    .crop_size = 64,
+    .resize_size = 72,
+    .interpolation = FT_INTERP_BILINEAR,
+    .top1 = 0.0f,
+};
+static const ft_weight_set *const tiny_weight_sets[] = {&tiny_imagenet};
+#endif
+
 static const ft_backbone_desc tiny_cnn = {
     .struct_size = sizeof(ft_backbone_desc),
     .abi_major = TINY_ABI_MAJOR,
@@ -73,6 +91,10 @@ static const ft_backbone_desc tiny_cnn = {
     .std = {0.229f, 0.224f, 0.225f},
     .weights_hint = "none: trains from random initialisation",
     .build = build,
+#ifdef TINY_WEIGHTS_URL
+    .weight_set_count = 1,
+    .weight_sets = tiny_weight_sets,
+#endif
 };
 
 static const ft_backbone_desc *const backbones[] = {&tiny_cnn};

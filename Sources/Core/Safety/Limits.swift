@@ -72,6 +72,9 @@ public enum Limits {
     public static let weightSetsPerBackbone = 64
     /// Bytes of one text a plugin hands over: a name, a summary, a version, an error message.
     public static let pluginTextBytes = 1_024
+    /// Bytes of one downloaded weights file, whatever the server says (8 GB: `parameters` as
+    /// Float32; torchvision's largest CNN checkpoints are under 600 MB).
+    public static let weightsDownloadBytes = 4 * parameters
     /// Bytes of a run folder's `training-state.json` (a few kB: the tensors are beside it).
     public static let runStateBytes = 1 << 20
     /// Bytes of a run folder's `metrics.jsonl` read back for the report.

@@ -17,7 +17,7 @@ extension Trainer {
     /// Whether this run's statistics are measured: from random initialisation, with batch norms,
     /// its first stage freezing the whole backbone.
     var measuresBatchNormStatistics: Bool {
-        !pretrained && stages.first.map(freezesWholeBackbone) == true
+        pretrained == nil && stages.first.map(freezesWholeBackbone) == true
             && graph.nodes.contains { if case .batchNorm = $0.operation { true } else { false } }
     }
 

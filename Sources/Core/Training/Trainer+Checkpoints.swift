@@ -13,7 +13,7 @@ extension Trainer {
     func modelFile(epoch: Int, stage: Stage, metrics: [String: Double]) -> ModelFile {
         let created = ISO8601DateFormatter().string(from: Date())
         var file = ModelFile(backbone: backbone, classes: classes,
-                             provenance: Provenance(command: "train", source: options.weights, strategy: options.strategy.rawValue,
+                             provenance: Provenance(command: "train", source: pretrained, strategy: options.strategy.rawValue,
                                                     stage: stage.name, epoch: epoch, metrics: metrics, created: created),
                              tensors: model.namedTensors())
         file.head = (try? HeadSpec(parsing: options.head))?.description ?? "linear"

@@ -10,7 +10,7 @@ extension Trainer {
         if !state.commandLine.isEmpty { s.append(("command line", Self.shellWords(state.commandLine))) }
         if !commandLine.isEmpty, commandLine != state.commandLine { s.append(("resumed with", Self.shellWords(commandLine))) }
         s += [
-            ("backbone", o.backbone), ("data", o.data), ("weights", o.weights ?? "none (random initialisation)"),
+            ("backbone", o.backbone), ("data", o.data), ("weights", pretrained ?? "none (random initialisation)"),
             ("strategy", o.strategy.rawValue), ("stages", stages.map { "\($0.name) × \($0.epochs)" }.joined(separator: ", ")),
             ("learning rate", "\(o.lr)"),
         ]
@@ -98,7 +98,7 @@ extension Trainer {
         report.bestAccuracy = state.bestAccuracy
         report.wallTime = elapsed
         report.sessions = state.sessions.count
-        if !pretrained { report.notes.append("The backbone started from random initialisation (no --weights).") }
+        if pretrained == nil { report.notes.append("The backbone started from random initialisation (no --weights).") }
         try report.write(to: folder.url(.report))
     }
 }

@@ -20,6 +20,8 @@ public final class Trainer {
         /// Progress while backbone features are being cached (`--cache-features`): `what` names
         /// the images ("training images, view 1 of 2"); `eta` is the seconds left for them.
         case caching(what: String, done: Int, total: Int, imagesPerSecond: Double, eta: Double)
+        /// Progress while a weight set named by `--weights` is downloaded.
+        case download(DownloadProgress)
     }
 
     /// Where a run stands after a step.
@@ -71,7 +73,10 @@ public final class Trainer {
     /// This process's command line, for the report (the state keeps the one that started the run).
     let commandLine: [String]
     var eta = RunETA()
-    let pretrained: Bool
+    /// The weights the backbone started from, as the report and the model files name them: the
+    /// file given, or a weight set with its file (`IMAGENET1K_V1 (resnet18-f37072fd.pth)`); nil
+    /// from random initialisation.
+    let pretrained: String?
     /// The optimiser's saved state, until the resumed stage has loaded it.
     var resumedOptimizer: OptimizerState?
     /// Whether the folder holds a commit of this run (one made here or the one resumed).
@@ -85,9 +90,10 @@ public final class Trainer {
     ///   - resume: continue the run in `options.output` from its last commit.
     ///   - overwrite: replace another run's files in `options.output`; without it such a folder is refused.
     ///   - commandLine: the arguments the run was started with (`CommandLine.arguments`), shown in the report.
+    ///   - weightSource: where a weight set that `options.weights` names is found or downloaded.
     public init(options: TrainingOptions, catalog: PluginCatalog, resume: Bool = false, overwrite: Bool = false,
-                commandLine: [String] = [], onEvent: @escaping (Event) -> Void,
-                shouldStop: @escaping () -> Bool = { false }) throws {
+                commandLine: [String] = [], weightSource: PretrainedWeights = PretrainedWeights(),
+                onEvent: @escaping (Event) -> Void, shouldStop: @escaping () -> Bool = { false }) throws {
         self.options = options
         self.commandLine = TrainingState.recorded(commandLine: commandLine)
         self.onEvent = onEvent
@@ -101,8 +107,17 @@ public final class Trainer {
         }
         backbone = try catalog.backbone(named: options.backbone)
         let size = options.inputSize ?? backbone.inputSize
-        // Read and checked before the images are scanned, which can take long on a big folder.
-        let pretrainedWeights = resume ? nil : try options.weights.map { try StateDict.load(contentsOf: URL(fileURLWithPath: $0)) }
+        // A file, or a weight set the backbone declares (`--weights imagenet`), found in the caches
+        // or downloaded; read and checked before the images are scanned, which can take long.
+        let chosen = backbone
+        let weightSet = try options.weights.flatMap { try WeightsArgument($0).weightSet(of: chosen) }
+        pretrained = options.weights.map { value in weightSet.map { "\($0.name) (\($0.file_name))" } ?? value }
+        let pretrainedWeights = resume ? nil : try options.weights.map { value in
+            let file = try weightSet.map { set in
+                try weightSource.file(of: set, progress: { onEvent(.download($0)) }, shouldStop: shouldStop)
+            } ?? URL(fileURLWithPath: value)
+            return try StateDict.load(contentsOf: file)
+        }
         let (trainSet, valSet) = try Self.datasets(options)
         classes = trainSet.classes
         try ModelFile.checkClassNames(classes, file: options.data)  // as the model file will be read back
@@ -134,7 +149,6 @@ public final class Trainer {
                                                          interpolation: backbone.evalInterpolation),
                                 options: .init(batchSize: options.batchSize, shuffle: false, seed: options.seed,
                                                workers: options.workers, maxPixels: options.maxImagePixels))
-        pretrained = options.weights != nil
         if resume {
             try folder.recover()
             let file = folder.url(.state)
@@ -158,9 +172,12 @@ public final class Trainer {
             }
         } else {
             model.initialize(seed: options.seed)
-            if let weights = options.weights, let file = pretrainedWeights {
+            if let pretrained, let file = pretrainedWeights {
                 try model.load(try file.matched(to: graph, classifier: .drop, classifierKey: backbone.classifierKey))
-                onEvent(.info("loaded pretrained backbone weights from \(weights)"))
+                onEvent(.info("loaded pretrained backbone weights " + (weightSet == nil ? "from \(pretrained)" : "\(pretrained) from \(file.file)")))
+            } else if let set = backbone.weightSets.first {
+                onEvent(.info("no --weights: the backbone starts from random initialisation "
+                              + "(for a real fine-tune pass --weights \(WeightsArgument.defaultSetName), its \(set.name) weights)"))
             } else {
                 onEvent(.info("no --weights: the backbone starts from random initialisation "
                               + "(for a real fine-tune pass a pretrained file, e.g. --weights \(backbone.weightsHint.split(separator: " ").last ?? "weights.pth"))"))
