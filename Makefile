@@ -40,7 +40,7 @@ EXPORT_VENV = .build/venv-export
 check-export: build
 	@[ -x $(EXPORT_VENV)/bin/python ] || python3 -m venv $(EXPORT_VENV) 2>/dev/null || { \
 	  $(SUDO) apt-get install -y -qq python3-venv && python3 -m venv $(EXPORT_VENV); }
-	$(EXPORT_VENV)/bin/pip install -q onnxruntime numpy pillow
+	$(EXPORT_VENV)/bin/pip install -q onnx onnxruntime numpy pillow
 	$(EXPORT_VENV)/bin/python tools/check_onnx_export.py --finetune "$$($(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)/finetune"
 
 # Examples/ClassifyImages built against a tagged clone of this checkout by version, as an app

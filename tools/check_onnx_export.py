@@ -18,7 +18,10 @@ the image's own sensitivity: how far onnxruntime's logits move when the input is
 initialisation is ill-conditioned (torch's own float32 is 1e-2 from float64 on such images), is
 measured against 1e-4 alone.
 
-Run (needs onnxruntime, numpy and pillow; not torch):
+Each file is also checked with onnx.checker (full_check: the operators' schemas at opset 17 and
+shape inference against the declared output shapes).
+
+Run (needs onnx, onnxruntime, numpy and pillow; not torch):
     python tools/check_onnx_export.py --finetune .build/release/finetune [--backbone resnet18 ...]
 """
 import argparse
@@ -29,6 +32,7 @@ import sys
 import tempfile
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 from PIL import Image
 
@@ -81,6 +85,7 @@ def check(finetune, backbone, head, data, work, images):
     for with_pre in (False, True):
         onnx_path = os.path.join(run_dir, "model-pre.onnx" if with_pre else "model.onnx")
         run([finetune, "export", "--model", model, "--output", onnx_path] + (["--with-preprocessing"] if with_pre else []))
+        onnx.checker.check_model(onnx.load(onnx_path), full_check=True)
         session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
         meta = session.get_modelmeta().custom_metadata_map
         assert meta["input"] == ("rgb01" if with_pre else "normalized"), meta["input"]
