@@ -2,21 +2,22 @@
 """`finetune export` against onnxruntime: logits of the exported ONNX file against
 `finetune predict --json` on the same images, for every installed backbone and both head kinds.
 
-For each backbone and head (linear, mlp:32) it trains a model for one epoch on a small demo
-data set from random initialisation (`--strategy freeze`: batch norm's running statistics are
-first measured on the images, so folding them is exercised; a backbone trained for a few steps
-from random initialisation instead has running statistics that do not fit its weights, and its
-eval logits are then ill-conditioned: 1e-3 apart between float32 implementations), exports it twice (plain and --with-preprocessing), and runs both
-files in onnxruntime. The preprocessing is rebuilt from the ONNX file's metadata alone (Pillow
-resize of the shorter side with the recorded filter, centre crop, mean and std), as a user would.
+For each backbone and head (linear, mlp:32) it trains a model for one epoch from random
+initialisation on a small demo data set (`--strategy full`: batch norm's running statistics
+move from 0/1 toward the images' for three steps, so folding them is exercised), exports it
+twice (plain and --with-preprocessing), and runs both files in onnxruntime. The preprocessing
+is rebuilt from the ONNX file's metadata alone (Pillow resize of the shorter side with the
+recorded filter, centre crop, mean and std), as a user would.
 
-Passes when, for every image, max |onnx - finetune| <= 1e-4 * max |finetune| over the logits
-(and the softmax output matches the softmax of the logits as closely). Where a network is so
-ill-conditioned that no two float32 implementations can agree that closely, the bar is twice
-the image's own sensitivity: how far onnxruntime's logits move when the input is multiplied by
-1 + 1e-6 * noise, the most of three draws (the "sensitivity" column). Every backbone but efficientnet-v2-s, whose random
-initialisation is ill-conditioned (torch's own float32 is 1e-2 from float64 on such images), is
-measured against 1e-4 alone.
+Passes when max |onnx - finetune| <= 1e-4 * max |finetune| over the logits of every image (and
+the softmax output matches the softmax of the logits as closely). Where a network is so
+ill-conditioned that no two float32 implementations can agree that closely, the bar is twice its
+sensitivity: how far onnxruntime's logits move when the input is multiplied by 1 + 1e-6 * noise,
+the most over the images and three draws each (the "sensitivity" column). Of the built-in
+backbones only efficientnet-v2-s needs it: from random initialisation its eval logits move by
+3e-2 under such noise, and torch's own float32 is 1e-2 from its float64 on the same images.
+(`--strategy freeze`, which measures the statistics outright, leaves the EfficientNets from
+random initialisation even worse conditioned: 10% to 40%.)
 
 Each file is also checked with onnx.checker (full_check: the operators' schemas at opset 17 and
 shape inference against the declared output shapes).
@@ -72,7 +73,7 @@ def softmax(z):
 
 def check(finetune, backbone, head, data, work, images):
     run_dir = os.path.join(work, f"{backbone}-{head.replace(':', '')}")
-    run([finetune, "train", "--backbone", backbone, "--data", data, "--output", run_dir, "--strategy", "freeze",
+    run([finetune, "train", "--backbone", backbone, "--data", data, "--output", run_dir, "--strategy", "full",
          "--epochs", "1", "--batch-size", "4", "--head", head] + ([] if head == "linear" else ["--dropout", "0.2"]))
     model = os.path.join(run_dir, "last.safetensors")
     predicted = {}
@@ -80,7 +81,7 @@ def check(finetune, backbone, head, data, work, images):
         record = json.loads(line)
         if "logits" in record:
             predicted[record["image"]] = np.array(record["logits"], np.float64)
-    worst, sensitivity, passed = 0.0, 0.0, True
+    worst, sensitivity = 0.0, 0.0
     rng = np.random.default_rng(0)
     for with_pre in (False, True):
         onnx_path = os.path.join(run_dir, "model-pre.onnx" if with_pre else "model.onnx")
@@ -104,9 +105,8 @@ def check(finetune, backbone, head, data, work, images):
                 nudged = x * (1 + 1e-6 * rng.standard_normal(x.shape)).astype(np.float32)
                 moved = session.run(None, {"input": nudged})[outputs.index("logits")][0]
                 s = max(s, np.abs(moved - logits).max() / max(np.abs(logits).max(), 1e-12))
-            passed = passed and error <= max(TOLERANCE, 2 * s)
             worst, sensitivity = max(worst, error), max(sensitivity, s)
-    return worst, sensitivity, passed
+    return worst, sensitivity, worst <= max(TOLERANCE, 2 * sensitivity)
 
 
 def main():
