@@ -56,6 +56,8 @@ struct TrainOptimisationOptions: ParsableArguments {
     var schedule: LearningRateSchedule?
     @Option(help: "Linear warmup steps at the start of each stage (default: \(d.warmupSteps)).") var warmup: Int?
     @Option(help: "Label smoothing of the cross-entropy loss (default: \(d.labelSmoothing)).") var labelSmoothing: Float?
+    @Option(help: ArgumentHelp("Per-class weights of the training loss: balanced (n_images / (n_classes * images of the class), scikit-learn's and Keras' balanced weights) or a file of `class weight` lines, every class once (default: every class 1).", valueName: "balanced|FILE"))
+    var classWeights: ClassWeightsArgument?
     @Option(help: "Images per batch (default: \(d.batchSize)).") var batchSize: Int?
     @Option(help: "Seed of every random choice: same seed, same run (default: \(d.seed)).") var seed: UInt64?
 }
@@ -81,6 +83,21 @@ struct TrainOutputOptions: ParsableArguments {
 struct TrainPerformanceOptions: ParsableArguments {
     @Option(help: "Compute threads (default: the cores this process may use, \(d.threads) here).") var threads: Int?
     @Option(help: "Image decoding threads (default: one per four --threads, at least 2).") var workers: Int?
+}
+
+/// `--class-weights`: `balanced`, or a file read into `ClassWeights` when the options are assembled.
+enum ClassWeightsArgument: ExpressibleByArgument {
+    case balanced
+    case file(String)
+
+    init?(argument: String) { self = argument == "balanced" ? .balanced : .file(argument) }
+
+    func load() throws -> ClassWeights {
+        switch self {
+        case .balanced: .balanced
+        case .file(let path): try ClassWeights.read(path)
+        }
+    }
 }
 
 extension TrainingOptions.Strategy: ExpressibleByArgument {}

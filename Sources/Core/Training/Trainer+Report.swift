@@ -23,6 +23,9 @@ extension Trainer {
             ("schedule", o.schedule + (o.warmupSteps > 0 ? ", warmup \(o.warmupSteps) steps" : "")),
             ("head", o.head + (o.head == "linear" ? "" : ", dropout \(o.dropout)")),
             ("label smoothing", "\(o.labelSmoothing)"),
+            ("class weights", lossWeights.map { w in
+                o.classWeights!.summary + ": " + zip(classes, w).map { "\($0) \(String(format: "%.4g", $1))" }.joined(separator: ", ")
+            } ?? "none (every class 1)"),
             ("batch size", "\(o.batchSize)"), ("input size", "\(graph.nodes[0].outputShape.height)"),
             ("augmentation", augmentationText),
             ("classes", classes.joined(separator: ", ")),

@@ -94,9 +94,13 @@ extension Trainer {
                         let logits = batch.images.withUnsafeBufferPointer { executor.forward($0.baseAddress!, count: n, rng: &rng) }
                         var dLogits = [Float](repeating: 0, count: n * classes.count)
                         let loss = batch.labels.withUnsafeBufferPointer { labels in
-                            dLogits.withUnsafeMutableBufferPointer {
-                                SoftmaxCrossEntropy.forwardBackward(logits: logits, labels: labels.baseAddress!, n: n, classes: classes.count,
-                                                                    labelSmoothing: options.labelSmoothing, dLogits: $0.baseAddress!)
+                            dLogits.withUnsafeMutableBufferPointer { d in
+                                (lossWeights ?? []).withUnsafeBufferPointer { w in
+                                    SoftmaxCrossEntropy.forwardBackward(logits: logits, labels: labels.baseAddress!, n: n, classes: classes.count,
+                                                                        labelSmoothing: options.labelSmoothing,
+                                                                        classWeights: lossWeights == nil ? nil : w.baseAddress,
+                                                                        dLogits: d.baseAddress!)
+                                }
                             }
                         }
                         guard loss.isFinite else {

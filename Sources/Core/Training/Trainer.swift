@@ -57,6 +57,8 @@ public final class Trainer {
     public let train: DataLoader
     public let validation: DataLoader
     public let classes: [String]
+    /// The weight of each class in the training loss (`--class-weights`); nil: all 1.
+    public let lossWeights: [Float]?
     /// The output folder; with `--resume`, the folder resumed, whatever the state says.
     let folder: RunFolder
     let metrics: MetricsLog
@@ -120,6 +122,7 @@ public final class Trainer {
         }
         let (trainSet, valSet) = try Self.datasets(options)
         classes = trainSet.classes
+        lossWeights = try options.classWeights?.weights(classes: classes, counts: trainSet.classCounts)
         try ModelFile.checkClassNames(classes, file: options.data)  // as the model file will be read back
         let head = try HeadSpec(parsing: options.head, dropout: options.dropout)
         graph = try backbone.makeClassifier(classes: classes.count, head: head, inputSize: size)

@@ -50,6 +50,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var head = "linear"
     public var dropout: Float = 0.2
     public var labelSmoothing: Float = 0
+    /// Per-class weights of the training loss; nil: every class weighs 1.
+    public var classWeights: ClassWeights?
     public var batchSize = 32
     /// Square training crop; nil: the backbone's own size.
     public var inputSize: Int?

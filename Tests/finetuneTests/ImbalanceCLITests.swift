@@ -1,0 +1,45 @@
+import Foundation
+import XCTest
+import FineTuneCore
+
+/// `train`'s options for imbalanced classes: refused before any image is scanned when their
+/// values are bad, kept by `--resume`, shown in the report.
+final class ImbalanceCLITests: CLITestCase {
+    func testBadClassWeightsAreUsageErrorsBeforeTheImagesAreScanned() throws {
+        let out = dir.appendingPathComponent("run").path
+        let train = ["train", "--backbone", "resnet18", "--data", dir.appendingPathComponent("absent").path, "--output", out]
+        let file = dir.appendingPathComponent("weights.txt")
+        try Data("disks 1\nstripes -2\n".utf8).write(to: file)
+        let missing = dir.appendingPathComponent("none.txt").path
+        for (value, expected) in [(file.path, "\(file.path):2: the weight of 'stripes' must be"), (missing, "\(missing): no such file")] {
+            let r = try runFinetune(train + ["--class-weights", value])
+            XCTAssertEqual(r.status, 64, r.stderr)
+            XCTAssertTrue(r.stderr.contains("Error: \(expected)"), r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        }
+        let help = try runFinetune(["train", "--help"], environment: ["COLUMNS": "100"])
+        let optimisation = try XCTUnwrap(help.stdout.range(of: "\nOPTIMISATION:\n"))
+        let augmentation = try XCTUnwrap(help.stdout.range(of: "\nAUGMENTATION:\n"))
+        XCTAssertTrue(help.stdout[optimisation.upperBound..<augmentation.lowerBound].contains("--class-weights <balanced|FILE>"))
+    }
+
+    /// A file's weights are read once, kept in the run state (a resumed run trains with them even
+    /// when the file has gone), and shown in the report.
+    func testClassWeightsFromAFileAreKeptOnResumeAndReported() throws {
+        let data = dir.appendingPathComponent("data").path
+        _ = try DemoDataset.write(to: data, perClass: 6, heldOut: 0)
+        let file = dir.appendingPathComponent("weights.txt")
+        try Data("checkers 2\ndisks 0.5\nstripes 1\n".utf8).write(to: file)
+        let out = dir.appendingPathComponent("run").path
+        let first = try runFinetune(["train", "--backbone", "mobilenet-v2", "--data", data, "--output", out, "--strategy", "freeze",
+                                     "--epochs", "1", "--input-size", "32", "--batch-size", "4", "--class-weights", file.path])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let state = try String(contentsOfFile: out + "/training-state.json", encoding: .utf8)
+        XCTAssertTrue(state.contains("\"classWeights\""), state)
+        let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("from \(file.path): checkers 2, disks 0.5, stripes 1"), "the report shows the weights")
+        try FileManager.default.removeItem(at: file)
+        let resumed = try runFinetune(["train", "--resume", out])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+    }
+}
