@@ -98,6 +98,7 @@ struct Train: ParsableCommand {
             add("--input-size", m.inputSize) { $0.inputSize = $1 }
             add("--val-split", dataOptions.valSplit) { $0.valSplit = $1 }
             add("--patience", s.patience) { $0.patience = $1 }
+            add("--best-metric", s.bestMetric) { $0.bestMetric = $1 }
             add("--seed", t.seed) { $0.seed = $1 }
             add("--log-every", output.logEvery) { $0.logEvery = $1 }
             add("--threads", p.threads) { $0.threads = $1; $0.workers = TrainingOptions.defaultWorkers(threads: $1) }

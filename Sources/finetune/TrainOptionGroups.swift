@@ -35,7 +35,9 @@ struct TrainStrategyOptions: ParsableArguments {
     @Option(help: "Train only the last N backbone layer groups (and the head) when the backbone trains.") var unfreeze: Int?
     @Option(help: "Batch norm where backbone layers train: frozen (running statistics, as in the freeze stage and in inference; scale and shift train; a cheaper step) or train (batch statistics, running ones updated) (default: frozen with --weights; train from random initialisation, whose statistics a freeze stage first measures on the training images).")
     var bn: BatchNormMode?
-    @Option(help: "Stop a stage after this many epochs without a better validation accuracy.") var patience: Int?
+    @Option(help: "Stop a stage after this many epochs without a better --best-metric.") var patience: Int?
+    @Option(help: "What best.safetensors is chosen by, and --patience waits for: the validation set's accuracy, balanced-accuracy (mean recall per class), macro-f1 or val-loss (default: \(d.bestMetric.rawValue)).")
+    var bestMetric: BestMetric?
     @Option(help: ArgumentHelp("Stages whose whole backbone is frozen (freeze, the first stage of two-stage) run it once per image and view and train the head on the kept features. N views of each training image are kept; epoch e uses view (e-1) mod N. Default: as many as the stage has epochs, which is exactly the augmentation every step would see, when they fit in memory. 0 keeps none: each batch's features are computed as it arrives.", valueName: "N"))
     var cacheFeatures: Int?
     @Flag(inversion: .prefixedNo, help: "In stages whose whole backbone is frozen, train the head on features standardized to mean 0 and variance 1 (per feature, over up to 1,024 training images), folded back into its weights: steadier than raw features (default: on).")
@@ -101,5 +103,6 @@ enum ClassWeightsArgument: ExpressibleByArgument {
 }
 
 extension TrainingOptions.Strategy: ExpressibleByArgument {}
+extension BestMetric: ExpressibleByArgument {}
 extension TrainingOptions.OptimizerKind: ExpressibleByArgument {}
 extension BatchNormMode: ExpressibleByArgument {}

@@ -42,4 +42,42 @@ final class ImbalanceCLITests: CLITestCase {
         let resumed = try runFinetune(["train", "--resume", out])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
     }
+
+    /// `--best-metric` is typed; the epoch records, the report and `evaluate` carry balanced
+    /// accuracy and macro-F1 next to accuracy.
+    func testBestMetricAndTheBalancedMetricsInRecordsReportAndEvaluate() throws {
+        let absent = ["train", "--backbone", "resnet18", "--data", dir.appendingPathComponent("absent").path,
+                      "--output", dir.appendingPathComponent("none").path]
+        let typo = try runFinetune(absent + ["--best-metric", "f1"])
+        XCTAssertEqual(typo.status, 64, typo.stderr)
+        XCTAssertTrue(typo.stderr.contains("balanced-accuracy"), typo.stderr)
+        let data = dir.appendingPathComponent("data").path
+        _ = try DemoDataset.write(to: data, perClass: 6, heldOut: 0)
+        let out = dir.appendingPathComponent("run").path
+        let train = try runFinetune(["train", "--backbone", "mobilenet-v2", "--data", data, "--output", out, "--strategy", "freeze",
+                                     "--epochs", "2", "--input-size", "32", "--batch-size", "4", "--best-metric", "val-loss"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        let epochs = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["kind"] as? String == "epoch" }
+        XCTAssertEqual(epochs.count, 2)
+        for record in epochs {
+            XCTAssertNotNil(record["val_balanced_accuracy"] as? Double)
+            XCTAssertNotNil(record["val_macro_f1"] as? Double)
+        }
+        let losses = epochs.map { $0["val_loss"] as! Double }
+        let state = try TrainingState(contentsOf: URL(fileURLWithPath: out + "/training-state.json"))
+        XCTAssertEqual(state.bestEpoch, losses[1] < losses[0] ? 2 : 1, "best is the epoch of the lowest validation loss")
+        XCTAssertEqual(state.options.bestMetric, .valLoss)
+        let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("<td>validation loss</td>") && html.contains("val balanced accuracy")
+                      && html.contains("balanced accuracy</th>"), "the report shows the metric and the balanced values")
+
+        let json = try runFinetune(["evaluate", "--model", out + "/best.safetensors", "--data", data, "--json"])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        for key in ["accuracy", "balanced_accuracy", "macro_f1"] { XCTAssertNotNil(object[key] as? Double, key) }
+        let text = try runFinetune(["evaluate", "--model", out + "/best.safetensors", "--data", data])
+        XCTAssertTrue(text.stdout.contains(", balanced accuracy ") && text.stdout.contains(", macro-F1 "), text.stdout)
+    }
 }

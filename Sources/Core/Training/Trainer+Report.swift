@@ -43,6 +43,7 @@ extension Trainer {
             s.append(("batch norm statistics", "measured on \(calibrationPlan.joined().count) training images"))
         }
         if let u = o.unfreeze { s.append(("unfrozen backbone groups", "last \(u)")) }
+        s.append(("best checkpoint by", o.bestMetric.title))
         if let p = o.patience { s.append(("early stopping patience", "\(p) epochs")) }
         if stages.contains(where: freezesWholeBackbone) {
             let kept = switch o.cacheFeatures {

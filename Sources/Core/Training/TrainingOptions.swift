@@ -57,8 +57,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var inputSize: Int?
     /// Fraction of one image tree held out for validation when DIR has no train/val folders.
     public var valSplit = 0.2
-    /// Stop a stage after this many epochs without a better validation accuracy; nil: never.
+    /// Stop a stage after this many epochs without a better `bestMetric`; nil: never.
     public var patience: Int?
+    /// What the best checkpoint is chosen by, and `patience` waits for.
+    public var bestMetric: BestMetric = .accuracy
     public var seed: UInt64 = 0
     /// Compute threads: by default the cores this process may run on (its CPU affinity).
     public var threads = TrainingOptions.availableCores
