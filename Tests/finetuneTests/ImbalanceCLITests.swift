@@ -80,4 +80,21 @@ final class ImbalanceCLITests: CLITestCase {
         let text = try runFinetune(["evaluate", "--model", out + "/best.safetensors", "--data", data])
         XCTAssertTrue(text.stdout.contains(", balanced accuracy ") && text.stdout.contains(", macro-F1 "), text.stdout)
     }
+
+    func testBalancedSamplerIsTypedKeptInTheStateAndReported() throws {
+        let absent = ["train", "--backbone", "resnet18", "--data", dir.appendingPathComponent("absent").path,
+                      "--output", dir.appendingPathComponent("none").path]
+        let typo = try runFinetune(absent + ["--sampler", "weighted"])
+        XCTAssertEqual(typo.status, 64, typo.stderr)
+        XCTAssertTrue(typo.stderr.contains("balanced"), typo.stderr)
+        let data = dir.appendingPathComponent("data").path
+        _ = try DemoDataset.write(to: data, perClass: 6, heldOut: 0)
+        let out = dir.appendingPathComponent("run").path
+        let r = try runFinetune(["train", "--backbone", "mobilenet-v2", "--data", data, "--output", out, "--strategy", "full",
+                                 "--epochs", "1", "--input-size", "32", "--batch-size", "4", "--sampler", "balanced"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try TrainingState(contentsOf: URL(fileURLWithPath: out + "/training-state.json")).options.sampler, .balanced)
+        let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("balanced (each class drawn equally often, with replacement)"), "the report names the sampler")
+    }
 }

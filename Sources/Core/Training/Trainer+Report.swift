@@ -30,6 +30,7 @@ extension Trainer {
             ("augmentation", augmentationText),
             ("classes", classes.joined(separator: ", ")),
             ("images", "\(train.dataset.count) train, \(validation.dataset.count) validation"),
+            ("sampler", o.sampler == .balanced ? "balanced (each class drawn equally often, with replacement)" : "shuffle (each image once per epoch)"),
             ("validation images", Self.hasTrainAndValidation(o.data) ? "the val folder" : "a split of \(o.valSplit), stratified and seeded"),
             ("seed", "\(o.seed)"),
             ("threads", "\(o.threads) compute, \(o.workers) decoding"),

@@ -144,7 +144,7 @@ public final class Trainer {
                                                      normalize: normalize),
                            // The last incomplete batch is left out (it differs each epoch, as the order is
                            // reshuffled): batch statistics over a handful of images make BN unstable.
-                           options: .init(batchSize: options.batchSize, shuffle: true,
+                           options: .init(batchSize: options.batchSize, shuffle: true, sampler: options.sampler,
                                           dropLast: trainSet.count > options.batchSize, seed: options.seed,
                                           workers: options.workers, maxPixels: options.maxImagePixels))
         validation = DataLoader(dataset: valSet,

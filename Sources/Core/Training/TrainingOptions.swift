@@ -57,6 +57,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var inputSize: Int?
     /// Fraction of one image tree held out for validation when DIR has no train/val folders.
     public var valSplit = 0.2
+    /// How each training epoch draws its images (`Sampler`).
+    public var sampler: Sampler = .shuffle
     /// Stop a stage after this many epochs without a better `bestMetric`; nil: never.
     public var patience: Int?
     /// What the best checkpoint is chosen by, and `patience` waits for.
