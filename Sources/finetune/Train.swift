@@ -97,6 +97,7 @@ struct Train: ParsableCommand {
             add("--batch-size", t.batchSize) { $0.batchSize = $1 }
             add("--input-size", m.inputSize) { $0.inputSize = $1 }
             add("--val-split", dataOptions.valSplit) { $0.valSplit = $1 }
+            add("--max-train-samples", dataOptions.maxTrainSamples) { $0.maxTrainSamples = $1 }
             add("--sampler", dataOptions.sampler) { $0.sampler = $1 }
             add("--patience", s.patience) { $0.patience = $1 }
             add("--best-metric", s.bestMetric) { $0.bestMetric = $1 }

@@ -12,6 +12,8 @@ struct TrainDataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Required (unless --resume). The labelled images: DIR/train/<class>/... with DIR/val/<class>/..., one tree DIR/<class>/... split by --val-split, or a manifest file of `path label` lines.", valueName: "DIR|MANIFEST"))
     var data: String?
     @Option(help: "Fraction held out for validation when --data is one tree or a manifest (default: \(d.valSplit)).") var valSplit: Double?
+    @Option(help: ArgumentHelp("For a quick trial: train on N of the training images, each class keeping its share (at least one), chosen by --seed; validation is unchanged.", valueName: "N"))
+    var maxTrainSamples: Int?
     @Option(help: "How each epoch draws the training images: shuffle (each once) or balanced (as many draws, with replacement, each class equally likely: PyTorch's WeightedRandomSampler with weights 1 / class count) (default: \(d.sampler.rawValue)).")
     var sampler: Sampler?
     @OptionGroup var image: ImageOptions

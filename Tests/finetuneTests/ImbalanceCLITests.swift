@@ -97,4 +97,20 @@ final class ImbalanceCLITests: CLITestCase {
         let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("balanced (each class drawn equally often, with replacement)"), "the report names the sampler")
     }
+
+    func testMaxTrainSamplesTrainsOnAStratifiedSubset() throws {
+        let absent = ["train", "--backbone", "resnet18", "--data", dir.appendingPathComponent("absent").path,
+                      "--output", dir.appendingPathComponent("none").path]
+        let zero = try runFinetune(absent + ["--max-train-samples", "0"])
+        XCTAssertEqual(zero.status, 64, zero.stderr)
+        XCTAssertTrue(zero.stderr.contains("--max-train-samples must be an integer from 1"), zero.stderr)
+        let data = dir.appendingPathComponent("data").path
+        _ = try DemoDataset.write(to: data, perClass: 10, heldOut: 0)
+        let out = dir.appendingPathComponent("run").path
+        let r = try runFinetune(["train", "--backbone", "mobilenet-v2", "--data", data, "--output", out, "--strategy", "freeze",
+                                 "--epochs", "1", "--input-size", "32", "--batch-size", "4", "--max-train-samples", "12"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("--max-train-samples: training on 12 of 30 images"), r.stdout)
+        XCTAssertEqual(try TrainingState(contentsOf: URL(fileURLWithPath: out + "/training-state.json")).options.maxTrainSamples, 12)
+    }
 }

@@ -29,7 +29,8 @@ extension Trainer {
             ("batch size", "\(o.batchSize)"), ("input size", "\(graph.nodes[0].outputShape.height)"),
             ("augmentation", augmentationText),
             ("classes", classes.joined(separator: ", ")),
-            ("images", "\(train.dataset.count) train, \(validation.dataset.count) validation"),
+            ("images", "\(train.dataset.count) train" + (o.maxTrainSamples.map { " (--max-train-samples \($0), stratified and seeded)" } ?? "")
+                       + ", \(validation.dataset.count) validation"),
             ("sampler", o.sampler == .balanced ? "balanced (each class drawn equally often, with replacement)" : "shuffle (each image once per epoch)"),
             ("validation images", Self.hasTrainAndValidation(o.data) ? "the val folder" : "a split of \(o.valSplit), stratified and seeded"),
             ("seed", "\(o.seed)"),

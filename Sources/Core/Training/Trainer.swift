@@ -120,7 +120,17 @@ public final class Trainer {
             } ?? URL(fileURLWithPath: value)
             return try StateDict.load(contentsOf: file)
         }
-        let (trainSet, valSet) = try Self.datasets(options)
+        let (allTraining, valSet) = try Self.datasets(options)
+        let trainSet = options.maxTrainSamples.map { allTraining.stratifiedSubset(count: $0, seed: options.seed) } ?? allTraining
+        if let most = options.maxTrainSamples {
+            let present = allTraining.classCounts.filter { $0 > 0 }.count
+            guard most >= present else {
+                throw TrainingError.data("--max-train-samples \(most) is fewer than the \(present) classes with training images: "
+                                         + "give at least one image per class")
+            }
+            onEvent(.info(most < allTraining.count ? "--max-train-samples: training on \(trainSet.count) of \(allTraining.count) images"
+                          : "--max-train-samples \(most): all \(allTraining.count) training images are used"))
+        }
         classes = trainSet.classes
         lossWeights = try options.classWeights?.weights(classes: classes, counts: trainSet.classCounts)
         try ModelFile.checkClassNames(classes, file: options.data)  // as the model file will be read back

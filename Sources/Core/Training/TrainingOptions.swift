@@ -57,6 +57,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var inputSize: Int?
     /// Fraction of one image tree held out for validation when DIR has no train/val folders.
     public var valSplit = 0.2
+    /// Train on a stratified, seeded subset of this many training images; nil: all of them.
+    public var maxTrainSamples: Int?
     /// How each training epoch draws its images (`Sampler`).
     public var sampler: Sampler = .shuffle
     /// Stop a stage after this many epochs without a better `bestMetric`; nil: never.
