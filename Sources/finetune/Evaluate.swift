@@ -4,7 +4,7 @@ import Foundation
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure a model on a labelled image folder: accuracy, per-class precision/recall/F1, confusion matrix.",
+        abstract: "Measure a model on a labelled image folder: accuracy, balanced accuracy, macro-F1, per-class precision/recall/F1, confusion matrix.",
         discussion: """
         DATA is an image folder DIR/<class>/... (or DIR/val/<class>/... when DIR has train and \
         val folders). Its class folders must be classes of the model.
@@ -22,7 +22,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Images per batch.")
     var batchSize = 32
 
-    @Flag(help: "Print one JSON object: model, data, images, accuracy, loss, classes, per_class, confusion_matrix.")
+    @Flag(help: "Print one JSON object: model, data, images, accuracy, balanced_accuracy, macro_f1, loss, classes, per_class, confusion_matrix.")
     var json = false
 
     func validate() throws {
@@ -39,7 +39,10 @@ struct Evaluate: ParsableCommand {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(eval.report), as: UTF8.self))
         } else {
-            print("\(eval.report.images) images, accuracy \(String(format: "%.4f", eval.report.accuracy)), loss \(String(format: "%.4f", eval.report.loss))")
+            let r = eval.report
+            func fixed(_ x: Double) -> String { String(format: "%.4f", x) }
+            print("\(r.images) images, accuracy \(fixed(r.accuracy)), balanced accuracy \(fixed(r.balanced_accuracy)), "
+                  + "macro-F1 \(fixed(r.macro_f1)), loss \(fixed(r.loss))")
             print(eval.confusion.table().terminalSafeLines)
         }
     }

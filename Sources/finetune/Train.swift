@@ -50,10 +50,12 @@ struct Train: ParsableCommand {
                                       + "(with --backbone, --data and --output, or --resume OUTPUT)")
             }
         }
-        let o = options
         do {
+            let o = try options
             try o.validate()
-            if output.resume == nil { try o.checkApplicable(given: Set(given.map(\.flag))) }
+            if output.resume == nil { try o.checkApplicable(given: Set(try given.map(\.flag))) }
+        } catch let invalid as ClassWeights.Invalid {
+            throw ValidationError(invalid.description)
         } catch let invalid as TrainingOptions.Invalid {
             throw ValidationError(invalid.description)
         } catch let inapplicable as TrainingOptions.Inapplicable {
@@ -64,60 +66,68 @@ struct Train: ParsableCommand {
     /// The training options given on the command line: each flag with what it sets. A flag left
     /// out is not here (its default comes from `TrainingOptions`), so `--resume` can tell them apart.
     var given: [(flag: String, apply: (inout TrainingOptions) -> Void)] {
-        var list: [(flag: String, apply: (inout TrainingOptions) -> Void)] = []
-        func add<T>(_ flag: String, _ value: T?, _ set: @escaping (inout TrainingOptions, T) -> Void) {
-            if let value { list.append((flag, { set(&$0, value) })) }
+        get throws {
+            var list: [(flag: String, apply: (inout TrainingOptions) -> Void)] = []
+            func add<T>(_ flag: String, _ value: T?, _ set: @escaping (inout TrainingOptions, T) -> Void) {
+                if let value { list.append((flag, { set(&$0, value) })) }
+            }
+            let m = model, s = strategy, t = optimisation, a = augmentation, p = performance
+            add("--backbone", m.backbone) { $0.backbone = $1 }
+            add("--data", dataOptions.data) { $0.data = $1 }
+            add("--weights", m.weights) { $0.weights = $1 }
+            add("--output", output.output) { $0.output = $1 }
+            add("--strategy", s.strategy) { $0.strategy = $1 }
+            add("--epochs", s.epochs) { $0.epochs = $1 }
+            add("--freeze-epochs", s.freezeEpochs) { $0.freezeEpochs = $1 }
+            add("--lr", t.lr) { $0.lr = $1 }
+            add("--finetune-lr", t.finetuneLR) { $0.finetuneLR = $1 }
+            add("--backbone-lr-mult", t.backboneLRMult) { $0.backboneLRMult = $1 }
+            add("--unfreeze", s.unfreeze) { $0.unfreeze = $1 }
+            add("--bn", s.bn) { $0.batchNorm = $1 }
+            add("--optimizer", t.optimizer) { $0.optimizer = $1 }
+            add("--weight-decay", t.weightDecay) { $0.weightDecay = $1 }
+            add("--momentum", t.momentum) { $0.momentum = $1 }
+            add("--nesterov", t.nesterov ? true : nil) { $0.nesterov = $1 }
+            add("--schedule", t.schedule) { $0.schedule = $1.description }
+            add("--warmup", t.warmup) { $0.warmupSteps = $1 }
+            add("--head", m.head) { $0.head = $1.description }
+            add("--dropout", m.dropout) { $0.dropout = $1 }
+            add("--label-smoothing", t.labelSmoothing) { $0.labelSmoothing = $1 }
+            add("--class-weights", try t.classWeights?.load()) { $0.classWeights = $1 }
+            add("--batch-size", t.batchSize) { $0.batchSize = $1 }
+            add("--input-size", m.inputSize) { $0.inputSize = $1 }
+            add("--val-split", dataOptions.valSplit) { $0.valSplit = $1 }
+            add("--max-train-samples", dataOptions.maxTrainSamples) { $0.maxTrainSamples = $1 }
+            add("--sampler", dataOptions.sampler) { $0.sampler = $1 }
+            add("--patience", s.patience) { $0.patience = $1 }
+            add("--best-metric", s.bestMetric) { $0.bestMetric = $1 }
+            add("--seed", t.seed) { $0.seed = $1 }
+            add("--log-every", output.logEvery) { $0.logEvery = $1 }
+            add("--threads", p.threads) { $0.threads = $1; $0.workers = TrainingOptions.defaultWorkers(threads: $1) }
+            add("--workers", p.workers) { $0.workers = $1 }
+            add("--cache-features", s.cacheFeatures) { $0.cacheFeatures = $1 }
+            add("--[no-]standardize-features", s.standardizeFeatures) { $0.standardizeCachedFeatures = $1 }
+            add("--[no-]hflip", a.hflip) { $0.horizontalFlip = $1 }
+            add("--vflip", a.vflip ? true : nil) { $0.verticalFlip = $1 }
+            add("--rotation", a.rotation) { $0.rotation = $1 }
+            add("--shear", a.shear) { $0.shear = $1 }
+            add("--color-jitter", a.colorJitter) { $0.colorJitter = $1 }
+            add("--max-image-pixels", dataOptions.image.maxImagePixels) { $0.maxImagePixels = $1 }
+            return list
         }
-        let m = model, s = strategy, t = optimisation, a = augmentation, p = performance
-        add("--backbone", m.backbone) { $0.backbone = $1 }
-        add("--data", dataOptions.data) { $0.data = $1 }
-        add("--weights", m.weights) { $0.weights = $1 }
-        add("--output", output.output) { $0.output = $1 }
-        add("--strategy", s.strategy) { $0.strategy = $1 }
-        add("--epochs", s.epochs) { $0.epochs = $1 }
-        add("--freeze-epochs", s.freezeEpochs) { $0.freezeEpochs = $1 }
-        add("--lr", t.lr) { $0.lr = $1 }
-        add("--finetune-lr", t.finetuneLR) { $0.finetuneLR = $1 }
-        add("--backbone-lr-mult", t.backboneLRMult) { $0.backboneLRMult = $1 }
-        add("--unfreeze", s.unfreeze) { $0.unfreeze = $1 }
-        add("--bn", s.bn) { $0.batchNorm = $1 }
-        add("--optimizer", t.optimizer) { $0.optimizer = $1 }
-        add("--weight-decay", t.weightDecay) { $0.weightDecay = $1 }
-        add("--momentum", t.momentum) { $0.momentum = $1 }
-        add("--nesterov", t.nesterov ? true : nil) { $0.nesterov = $1 }
-        add("--schedule", t.schedule) { $0.schedule = $1.description }
-        add("--warmup", t.warmup) { $0.warmupSteps = $1 }
-        add("--head", m.head) { $0.head = $1.description }
-        add("--dropout", m.dropout) { $0.dropout = $1 }
-        add("--label-smoothing", t.labelSmoothing) { $0.labelSmoothing = $1 }
-        add("--batch-size", t.batchSize) { $0.batchSize = $1 }
-        add("--input-size", m.inputSize) { $0.inputSize = $1 }
-        add("--val-split", dataOptions.valSplit) { $0.valSplit = $1 }
-        add("--patience", s.patience) { $0.patience = $1 }
-        add("--seed", t.seed) { $0.seed = $1 }
-        add("--log-every", output.logEvery) { $0.logEvery = $1 }
-        add("--threads", p.threads) { $0.threads = $1; $0.workers = TrainingOptions.defaultWorkers(threads: $1) }
-        add("--workers", p.workers) { $0.workers = $1 }
-        add("--cache-features", s.cacheFeatures) { $0.cacheFeatures = $1 }
-        add("--[no-]standardize-features", s.standardizeFeatures) { $0.standardizeCachedFeatures = $1 }
-        add("--[no-]hflip", a.hflip) { $0.horizontalFlip = $1 }
-        add("--vflip", a.vflip ? true : nil) { $0.verticalFlip = $1 }
-        add("--rotation", a.rotation) { $0.rotation = $1 }
-        add("--shear", a.shear) { $0.shear = $1 }
-        add("--color-jitter", a.colorJitter) { $0.colorJitter = $1 }
-        add("--max-image-pixels", dataOptions.image.maxImagePixels) { $0.maxImagePixels = $1 }
-        return list
     }
 
-    /// The defaults with every option given applied.
+    /// The defaults with every option given applied (files that options name read and checked).
     var options: TrainingOptions {
-        var o = trainDefaults
-        for option in given { option.apply(&o) }
-        return o
+        get throws {
+            var o = trainDefaults
+            for option in try given { option.apply(&o) }
+            return o
+        }
     }
 
     func run() throws {
-        var opts = options
+        var opts = try options
         if let resume = output.resume { opts = try resumedOptions(folder: resume) }
         Interrupt.install()
         let progress = ProgressPrinter()
@@ -155,7 +165,7 @@ struct Train: ParsableCommand {
         var o = try TrainingState(contentsOf: run.url(.state)).options
         o.output = folder
         let safe: Set = ["--threads", "--workers", "--max-image-pixels"]
-        for option in given {
+        for option in try given {
             var changed = o
             option.apply(&changed)
             guard changed != o else { continue }

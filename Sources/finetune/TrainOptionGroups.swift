@@ -12,6 +12,10 @@ struct TrainDataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Required (unless --resume). The labelled images: DIR/train/<class>/... with DIR/val/<class>/..., one tree DIR/<class>/... split by --val-split, or a manifest file of `path label` lines.", valueName: "DIR|MANIFEST"))
     var data: String?
     @Option(help: "Fraction held out for validation when --data is one tree or a manifest (default: \(d.valSplit)).") var valSplit: Double?
+    @Option(help: ArgumentHelp("For a quick trial: train on N of the training images, each class keeping its share (at least one), chosen by --seed; validation is unchanged.", valueName: "N"))
+    var maxTrainSamples: Int?
+    @Option(help: "How each epoch draws the training images: shuffle (each once) or balanced (as many draws, with replacement, each class equally likely: PyTorch's WeightedRandomSampler with weights 1 / class count) (default: \(d.sampler.rawValue)).")
+    var sampler: Sampler?
     @OptionGroup var image: ImageOptions
 }
 
@@ -35,7 +39,9 @@ struct TrainStrategyOptions: ParsableArguments {
     @Option(help: "Train only the last N backbone layer groups (and the head) when the backbone trains.") var unfreeze: Int?
     @Option(help: "Batch norm where backbone layers train: frozen (running statistics, as in the freeze stage and in inference; scale and shift train; a cheaper step) or train (batch statistics, running ones updated) (default: frozen with --weights; train from random initialisation, whose statistics a freeze stage first measures on the training images).")
     var bn: BatchNormMode?
-    @Option(help: "Stop a stage after this many epochs without a better validation accuracy.") var patience: Int?
+    @Option(help: "Stop a stage after this many epochs without a better --best-metric.") var patience: Int?
+    @Option(help: "What best.safetensors is chosen by, and --patience waits for: the validation set's accuracy, balanced-accuracy (mean recall per class), macro-f1 or val-loss (default: \(d.bestMetric.rawValue)).")
+    var bestMetric: BestMetric?
     @Option(help: ArgumentHelp("Stages whose whole backbone is frozen (freeze, the first stage of two-stage) run it once per image and view and train the head on the kept features. N views of each training image are kept; epoch e uses view (e-1) mod N. Default: as many as the stage has epochs, which is exactly the augmentation every step would see, when they fit in memory. 0 keeps none: each batch's features are computed as it arrives.", valueName: "N"))
     var cacheFeatures: Int?
     @Flag(inversion: .prefixedNo, help: "In stages whose whole backbone is frozen, train the head on features standardized to mean 0 and variance 1 (per feature, over up to 1,024 training images), folded back into its weights: steadier than raw features (default: on).")
@@ -56,6 +62,8 @@ struct TrainOptimisationOptions: ParsableArguments {
     var schedule: LearningRateSchedule?
     @Option(help: "Linear warmup steps at the start of each stage (default: \(d.warmupSteps)).") var warmup: Int?
     @Option(help: "Label smoothing of the cross-entropy loss (default: \(d.labelSmoothing)).") var labelSmoothing: Float?
+    @Option(help: ArgumentHelp("Per-class weights of the training loss: balanced (n_images / (n_classes * images of the class), scikit-learn's and Keras' balanced weights) or a file of `class weight` lines, every class once (default: every class 1).", valueName: "balanced|FILE"))
+    var classWeights: ClassWeightsArgument?
     @Option(help: "Images per batch (default: \(d.batchSize)).") var batchSize: Int?
     @Option(help: "Seed of every random choice: same seed, same run (default: \(d.seed)).") var seed: UInt64?
 }
@@ -83,6 +91,23 @@ struct TrainPerformanceOptions: ParsableArguments {
     @Option(help: "Image decoding threads (default: one per four --threads, at least 2).") var workers: Int?
 }
 
+/// `--class-weights`: `balanced`, or a file read into `ClassWeights` when the options are assembled.
+enum ClassWeightsArgument: ExpressibleByArgument {
+    case balanced
+    case file(String)
+
+    init?(argument: String) { self = argument == "balanced" ? .balanced : .file(argument) }
+
+    func load() throws -> ClassWeights {
+        switch self {
+        case .balanced: .balanced
+        case .file(let path): try ClassWeights.read(path)
+        }
+    }
+}
+
 extension TrainingOptions.Strategy: ExpressibleByArgument {}
+extension BestMetric: ExpressibleByArgument {}
+extension Sampler: ExpressibleByArgument {}
 extension TrainingOptions.OptimizerKind: ExpressibleByArgument {}
 extension BatchNormMode: ExpressibleByArgument {}

@@ -142,7 +142,7 @@ final class KernelGradientTests: XCTestCase {
         var logits = (0..<n * classes).map { _ in rng.nextFloat() * 4 - 2 }
         let labels: [Int32] = [1, 4, 0]
         let weights: [Float] = [1, 0.5, 2, 1, 3]
-        for (smoothing, w) in [(Float(0), nil), (0.1, weights)] as [(Float, [Float]?)] {
+        for (smoothing, w) in [(Float(0), nil), (0, weights), (0.1, weights)] as [(Float, [Float]?)] {
             var d = [Float](repeating: 0, count: logits.count)
             func loss(_ z: [Float], _ d: UnsafeMutablePointer<Float>? = nil) -> Float {
                 w.map { w in w.withUnsafeBufferPointer { SoftmaxCrossEntropy.forwardBackward(

@@ -136,6 +136,40 @@ final class TrainingEndToEndTests: XCTestCase {
         XCTAssertTrue(html.contains("<td>finetune train --resume \(b.output)</td>"), "and the one that resumed it")
     }
 
+    /// The imbalanced-classes options resume too: an interrupted run with the balanced sampler,
+    /// balanced class weights and best by balanced accuracy ends where an uninterrupted one ends.
+    func testImbalanceOptionsResumeWhereAnUninterruptedRunEnds() throws {
+        func imbalanced() -> TrainingOptions {
+            var o = options(.full)
+            o.epochs = 2
+            o.sampler = .balanced
+            o.classWeights = .balanced
+            o.bestMetric = .balancedAccuracy
+            return o
+        }
+        let a = imbalanced(), b = imbalanced()
+        _ = try trainer(a).run()
+        // 4 steps per epoch: stopped after 2 steps of epoch 2 (polled before each step, each of the
+        // 2 validation batches and after validation).
+        guard case .interrupted = try trainer(b, stopAfter: 9).run() else { return XCTFail("expected an interruption") }
+        XCTAssertEqual(try TrainingState(contentsOf: RunFolder(URL(fileURLWithPath: b.output)).url(.state)).batchInEpoch, 2)
+        guard case .finished = try trainer(b, resume: true).run() else { return XCTFail("interrupted again") }
+        for file in ["/last.safetensors", "/best.safetensors"] {
+            let x = try ModelFile(contentsOf: URL(fileURLWithPath: a.output + file)).tensors
+            let y = try ModelFile(contentsOf: URL(fileURLWithPath: b.output + file)).tensors
+            for (p, q) in zip(x, y) {
+                let scale = max(p.values.map(abs).max() ?? 0, 1e-6)
+                let worst = zip(p.values, q.values).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(worst / scale, 1e-5, file + " " + p.name)
+            }
+        }
+        let state = try TrainingState(contentsOf: RunFolder(URL(fileURLWithPath: b.output)).url(.state))
+        let records = Trainer.readRecords(URL(fileURLWithPath: b.output)).filter { $0.kind == .epoch }
+        XCTAssertEqual(records.map(\.epoch), [1, 2])
+        let best = try XCTUnwrap(records.max { ($0.val_balanced_accuracy ?? 0) < ($1.val_balanced_accuracy ?? 0) })
+        XCTAssertEqual(state.bestValue, best.val_balanced_accuracy, "best is by balanced accuracy")
+    }
+
     func testDivergingLossStopsWithAClearError() throws {
         var o = options(.full)
         o.optimizer = .sgd

@@ -22,6 +22,7 @@ final class TrainingRunFolderTests: XCTestCase {
         s.epochInStage = generation
         s.globalStep = generation * 4
         s.bestAccuracy = bestAccuracy
+        s.bestValue = bestAccuracy
         s.bestEpoch = generation
         return s
     }
@@ -134,6 +135,10 @@ final class TrainingRunFolderTests: XCTestCase {
             ("options: --input-size", option("inputSize", 1 << 32)),
             ("options: --head", option("head", "mlp:1000000000")),
             ("options: --epochs", { o in option("epochs", 0)(&o); option("strategy", "full")(&o) }),
+            ("options: --class-weights", option("classWeights", ["given": ["file": "w.txt", "weights": ["cat": -1]]])),
+            ("options: --class-weights", option("classWeights", ["given": ["file": "w.txt", "weights": [String: Any]()]])),
+            ("options: --class-weights", option("classWeights", ["given": ["file": "w.txt", "weights": ["a\u{1b}": 1]]])),
+            ("not a training state of this finetune (options.classWeights", option("classWeights", ["uniform": [String: Any]()])),
             ("options.backbone", option("backbone", "")),
             ("stage", { $0["stage"] = -1 }),
             ("stage 7 is past", { $0["stage"] = 7 }),
@@ -146,6 +151,8 @@ final class TrainingRunFolderTests: XCTestCase {
             ("bestAccuracy", { $0["bestAccuracy"] = 2.5 }),
             ("bestEpoch 9 is past", { $0["bestEpoch"] = 9 }),
             ("bestEpoch", { $0["bestEpoch"] = NSNull() }),
+            ("bestValue must be a value of validation accuracy", { $0["bestValue"] = 1.5 }),
+            ("bestValue and bestEpoch", { $0["bestValue"] = NSNull() }),
             ("generation", { $0["generation"] = 0 }),
             ("finished", { $0["finished"] = true }),
             ("not a training state of this finetune (stage is missing)", { $0["stage"] = nil }),
@@ -161,6 +168,18 @@ final class TrainingRunFolderTests: XCTestCase {
             let message = try problem(edit)
             XCTAssertTrue(message.hasPrefix(file.path + ": " + expected), "\(expected): \(message)")
         }
+    }
+
+    /// A state written before `--best-metric` chose by accuracy: its best value is its best accuracy.
+    func testStateWithoutBestMetricGoesByAccuracy() throws {
+        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: try state(generation: 2, bestAccuracy: 0.5).encoded()) as? [String: Any])
+        object["bestValue"] = nil
+        var options = try XCTUnwrap(object["options"] as? [String: Any])
+        options["bestMetric"] = nil
+        object["options"] = options
+        let read = try TrainingState(data: try JSONSerialization.data(withJSONObject: object), file: "training-state.json")
+        XCTAssertEqual(read.options.bestMetric, .accuracy)
+        XCTAssertEqual(read.bestValue, 0.5)
     }
 
     /// A state written before the sessions and the command line were kept reads with none.

@@ -22,6 +22,9 @@ public struct ModelEvaluation {
         public var images: Int
         public var skipped: Int
         public var accuracy: Double
+        /// Mean recall over the classes present, and mean F1 over the classes present or predicted (see `ConfusionMatrix`).
+        public var balanced_accuracy: Double
+        public var macro_f1: Double
         public var loss: Double
         public var classes: [String]
         public var per_class: [PerClass]
@@ -46,7 +49,8 @@ public struct ModelEvaluation {
         let c = eval.confusion
         let report = Report(
             model: ModelSummary(classifier, withClasses: true), data: .init(folder: root, images: dataset.count),
-            images: c.total, skipped: eval.skipped, accuracy: eval.accuracy, loss: eval.loss, classes: c.classes,
+            images: c.total, skipped: eval.skipped, accuracy: eval.accuracy,
+            balanced_accuracy: c.balancedAccuracy, macro_f1: c.macroF1, loss: eval.loss, classes: c.classes,
             per_class: c.classes.indices.map {
                 .init(class: c.classes[$0], precision: c.precision($0), recall: c.recall($0), f1: c.f1($0), support: c.counts[$0].reduce(0, +))
             },

@@ -39,6 +39,8 @@ public final class DataLoader: @unchecked Sendable {
         public var batchSize: Int
         /// Reshuffle the order each epoch (from the seed); false keeps dataset order (validation).
         public var shuffle: Bool
+        /// How a shuffled epoch draws its samples.
+        public var sampler: Sampler
         /// Leave out the last batch when it would be smaller than `batchSize`.
         public var dropLast: Bool
         public var seed: UInt64
@@ -49,10 +51,11 @@ public final class DataLoader: @unchecked Sendable {
         /// Images with more pixels are refused (skipped) before decoding.
         public var maxPixels: Int
 
-        public init(batchSize: Int, shuffle: Bool = true, dropLast: Bool = false, seed: UInt64 = 0,
+        public init(batchSize: Int, shuffle: Bool = true, sampler: Sampler = .shuffle, dropLast: Bool = false, seed: UInt64 = 0,
                     workers: Int = 2, prefetch: Int = 2, maxPixels: Int = ImageDecoder.defaultMaxPixels) {
             self.batchSize = batchSize
             self.shuffle = shuffle
+            self.sampler = sampler
             self.dropLast = dropLast
             self.seed = seed
             self.workers = workers
@@ -94,12 +97,8 @@ public final class DataLoader: @unchecked Sendable {
 
     /// The order samples are visited in `epoch` (dataset indices).
     public func order(epoch: Int) -> [Int] {
-        var order = Array(0..<dataset.count)
-        if options.shuffle {
-            var random = SeededRandom(seed: options.seed, epoch: epoch, stream: .shuffle)
-            random.shuffle(&order)
-        }
-        return order
+        guard options.shuffle else { return Array(0..<dataset.count) }
+        return options.sampler.order(labels: dataset.samples.map(\.label), seed: options.seed, epoch: epoch)
     }
 
     /// The dataset indices of each batch of `epoch`, before unreadable files are left out.

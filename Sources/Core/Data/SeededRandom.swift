@@ -17,6 +17,8 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         case split = 0xA5A5_0002
         /// The images whose features standardize a frozen backbone's (`FeatureStandardization`).
         case standardization = 0xA5A5_0003
+        /// The draws of a weighted sampler (`Sampler.balanced`).
+        case sampler = 0xA5A5_0004
     }
 
     private var state: UInt64

@@ -1,4 +1,5 @@
-/// The report's table of epochs: stage, training and validation loss and accuracy, the
+/// The report's table of epochs: stage, training and validation loss and accuracy (and the
+/// validation set's balanced accuracy and macro-F1), the
 /// learning rate at the epoch's end and the wall time the epoch took.
 extension TrainingReport {
     func epochTable() -> String {
@@ -8,6 +9,7 @@ extension TrainingReport {
             previousElapsed = r.elapsed
             let cells = [Self.fixed(r.loss, decimals: 4), Self.percent(r.accuracy),
                          r.val_loss.map { Self.fixed($0, decimals: 4) } ?? "—", r.val_accuracy.map { Self.percent($0) } ?? "—",
+                         r.val_balanced_accuracy.map { Self.percent($0) } ?? "—", r.val_macro_f1.map { Self.fixed($0) } ?? "—",
                          String(format: "%.3g", r.learning_rate), seconds >= 0 ? Self.duration(seconds) : "—"]
             return "<tr><td>\(r.epoch)</td><td class=\"name\">\(r.stage.htmlEscaped)</td>"
                 + cells.map { "<td>\($0)</td>" }.joined() + "</tr>"
@@ -17,6 +19,7 @@ extension TrainingReport {
         <table class="metrics epochs">
         <thead><tr><th scope="col">epoch</th><th scope="col">stage</th><th scope="col">train loss</th>\
         <th scope="col">train accuracy</th><th scope="col">val loss</th><th scope="col">val accuracy</th>\
+        <th scope="col">val balanced accuracy</th><th scope="col">val macro-F1</th>\
         <th scope="col">learning rate</th><th scope="col">time</th></tr></thead>
         <tbody>
         \(rows.joined(separator: "\n"))

@@ -259,8 +259,10 @@ public struct TrainingReport {
                         + "<td>\(Self.fixed(average(m.recall, weighted: weighted)))</td>"
                         + "<td>\(Self.fixed(average(m.f1, weighted: weighted)))</td><td>\(m.total)</td></tr>")
         }
-        rows.append("<tr class=\"summary\"><th scope=\"row\">accuracy</th><td></td><td></td>"
-                    + "<td>\(Self.fixed(m.accuracy))</td><td>\(m.total)</td></tr>")
+        for (name, value) in [("accuracy", m.accuracy), ("balanced accuracy", m.balancedAccuracy), ("macro-F1 (classes present)", m.macroF1)] {
+            rows.append("<tr class=\"summary\"><th scope=\"row\">\(name)</th><td></td><td></td>"
+                        + "<td>\(Self.fixed(value))</td><td>\(m.total)</td></tr>")
+        }
         return """
         <div class="scroll">
         <table class="metrics">

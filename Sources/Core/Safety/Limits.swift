@@ -44,6 +44,9 @@ public enum Limits {
     public static let classes = 100_000
     /// UTF-8 bytes of one name read from outside: a class, a backbone, a plugin version.
     public static let nameBytes = 1024
+    /// A `--class-weights` file: its bytes (every class's line at its longest), and the largest weight.
+    public static let classWeightsBytes = classes * (nameBytes + 64)
+    public static let classWeight: Float = 1e6
     /// Hidden layers of an `mlp:` head.
     public static let headLayers = 16
     /// Normalisation of a model file: |mean| at most this, std at least `smallestStd` (a smaller

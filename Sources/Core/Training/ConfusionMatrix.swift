@@ -36,6 +36,24 @@ public struct ConfusionMatrix: Codable, Equatable, Sendable {
         return p + r == 0 ? 0 : 2 * p * r / (p + r)
     }
 
+    /// The mean recall over the classes that have samples, as scikit-learn's
+    /// `balanced_accuracy_score` (0 without samples).
+    public var balancedAccuracy: Double {
+        let present = classes.indices.filter { support($0) > 0 }
+        return present.isEmpty ? 0 : present.reduce(0) { $0 + recall($1) } / Double(present.count)
+    }
+
+    /// The mean F1 over the classes that have samples or predictions, as scikit-learn's
+    /// `f1_score(average="macro", zero_division=0)`, which averages over the labels present in
+    /// either: a class never predicted counts with F1 0, one neither present nor predicted not at all.
+    public var macroF1: Double {
+        let present = classes.indices.filter { c in support(c) > 0 || classes.indices.contains { counts[$0][c] > 0 } }
+        return present.isEmpty ? 0 : present.reduce(0) { $0 + f1($1) } / Double(present.count)
+    }
+
+    /// The samples of class c.
+    public func support(_ c: Int) -> Int { counts[c].reduce(0, +) }
+
     /// Per-class precision, recall, F1 and support, then the matrix, as aligned text.
     public func table() -> String {
         let width = max(5, classes.map(\.count).max() ?? 0)

@@ -17,6 +17,9 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
     /// Epoch records with a validation set.
     public var val_loss: Double?
     public var val_accuracy: Double?
+    /// Epoch records: the validation set's balanced accuracy and macro-F1 (see `ConfusionMatrix`).
+    public var val_balanced_accuracy: Double?
+    public var val_macro_f1: Double?
     /// Wall-clock seconds the run has trained so far, summed over its sessions (a resumed run
     /// goes on from the time its last commit recorded).
     public var elapsed: Double
@@ -45,9 +48,12 @@ extension MetricsRecord {
         let numbers = [("loss", loss), ("accuracy", accuracy), ("learning_rate", learning_rate),
                        ("images_per_second", images_per_second), ("elapsed", elapsed),
                        ("val_loss", val_loss ?? 0), ("val_accuracy", val_accuracy ?? 0),
+                       ("val_balanced_accuracy", val_balanced_accuracy ?? 0), ("val_macro_f1", val_macro_f1 ?? 0),
                        ("data_images_per_second", data_images_per_second ?? 0)]
         if let (name, _) = numbers.first(where: { !$0.1.isFinite || $0.1 < 0 }) { return "\(name) must be a number >= 0" }
-        if accuracy > 1 || (val_accuracy ?? 0) > 1 { return "accuracies must be fractions from 0 to 1" }
+        if [accuracy, val_accuracy ?? 0, val_balanced_accuracy ?? 0, val_macro_f1 ?? 0].contains(where: { $0 > 1 }) {
+            return "accuracies and F1 must be fractions from 0 to 1"
+        }
         if !(1...1_000_000).contains(epoch) { return "epoch must be from 1 to 1000000" }
         if !(0...(1 << 40)).contains(step) { return "step must be from 0 to 2^40" }
         if stage.isEmpty || stage.count > 64 { return "stage must be a stage name" }

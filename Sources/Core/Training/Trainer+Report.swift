@@ -23,10 +23,15 @@ extension Trainer {
             ("schedule", o.schedule + (o.warmupSteps > 0 ? ", warmup \(o.warmupSteps) steps" : "")),
             ("head", o.head + (o.head == "linear" ? "" : ", dropout \(o.dropout)")),
             ("label smoothing", "\(o.labelSmoothing)"),
+            ("class weights", lossWeights.map { w in
+                o.classWeights!.summary + ": " + zip(classes, w).map { "\($0) \(String(format: "%.4g", $1))" }.joined(separator: ", ")
+            } ?? "none (every class 1)"),
             ("batch size", "\(o.batchSize)"), ("input size", "\(graph.nodes[0].outputShape.height)"),
             ("augmentation", augmentationText),
             ("classes", classes.joined(separator: ", ")),
-            ("images", "\(train.dataset.count) train, \(validation.dataset.count) validation"),
+            ("images", "\(train.dataset.count) train" + (o.maxTrainSamples.map { " (--max-train-samples \($0), stratified and seeded)" } ?? "")
+                       + ", \(validation.dataset.count) validation"),
+            ("sampler", o.sampler == .balanced ? "balanced (each class drawn equally often, with replacement)" : "shuffle (each image once per epoch)"),
             ("validation images", Self.hasTrainAndValidation(o.data) ? "the val folder" : "a split of \(o.valSplit), stratified and seeded"),
             ("seed", "\(o.seed)"),
             ("threads", "\(o.threads) compute, \(o.workers) decoding"),
@@ -40,6 +45,7 @@ extension Trainer {
             s.append(("batch norm statistics", "measured on \(calibrationPlan.joined().count) training images"))
         }
         if let u = o.unfreeze { s.append(("unfrozen backbone groups", "last \(u)")) }
+        s.append(("best checkpoint by", o.bestMetric.title))
         if let p = o.patience { s.append(("early stopping patience", "\(p) epochs")) }
         if stages.contains(where: freezesWholeBackbone) {
             let kept = switch o.cacheFeatures {

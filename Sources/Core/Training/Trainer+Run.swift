@@ -94,9 +94,13 @@ extension Trainer {
                         let logits = batch.images.withUnsafeBufferPointer { executor.forward($0.baseAddress!, count: n, rng: &rng) }
                         var dLogits = [Float](repeating: 0, count: n * classes.count)
                         let loss = batch.labels.withUnsafeBufferPointer { labels in
-                            dLogits.withUnsafeMutableBufferPointer {
-                                SoftmaxCrossEntropy.forwardBackward(logits: logits, labels: labels.baseAddress!, n: n, classes: classes.count,
-                                                                    labelSmoothing: options.labelSmoothing, dLogits: $0.baseAddress!)
+                            dLogits.withUnsafeMutableBufferPointer { d in
+                                (lossWeights ?? []).withUnsafeBufferPointer { w in
+                                    SoftmaxCrossEntropy.forwardBackward(logits: logits, labels: labels.baseAddress!, n: n, classes: classes.count,
+                                                                        labelSmoothing: options.labelSmoothing,
+                                                                        classWeights: lossWeights == nil ? nil : w.baseAddress,
+                                                                        dLogits: d.baseAddress!)
+                                }
                             }
                         }
                         guard loss.isFinite else {
@@ -158,6 +162,8 @@ extension Trainer {
                     learning_rate: Double(stageLR(max(0, state.globalStep - stageStartStep - 1))),
                     images_per_second: Double(state.epochSeen) / max(Date().timeIntervalSince(epochStart), 1e-9),
                     val_loss: eval.loss, val_accuracy: eval.accuracy, elapsed: elapsed)
+                record.val_balanced_accuracy = eval.confusion.balancedAccuracy
+                record.val_macro_f1 = eval.confusion.macroF1
                 record.data_images_per_second = dataRate?()
                 if batches <= Limits.stepsPerEpoch {
                     let inStage = state.globalStep - stageStartStep  // steps of the stage, this epoch's last included
@@ -169,7 +175,9 @@ extension Trainer {
                 state.batchInEpoch = 0
                 state.epochLossSum = 0; state.epochCorrect = 0; state.epochSeen = 0
                 var best: ModelFile?
-                if eval.accuracy > (state.bestAccuracy ?? -1) {
+                let metric = options.bestMetric, score = metric.value(of: eval)
+                if metric.improves(score, on: state.bestValue) {
+                    state.bestValue = score
                     state.bestAccuracy = eval.accuracy
                     state.bestEpoch = epoch
                     state.epochsWithoutImprovement = 0
@@ -179,7 +187,7 @@ extension Trainer {
                 }
                 var optimizerState = optimizer.state()
                 if let patience = options.patience, state.epochsWithoutImprovement >= patience, state.epochInStage < stage.epochs {
-                    onEvent(.info("early stopping: no better validation accuracy for \(patience) epochs (stage \(stage.name))"))
+                    onEvent(.info("early stopping: no better \(metric.title) for \(patience) epochs (stage \(stage.name))"))
                     advanceStage()
                 } else if state.epochInStage == stage.epochs {
                     advanceStage()

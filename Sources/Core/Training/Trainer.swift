@@ -57,6 +57,8 @@ public final class Trainer {
     public let train: DataLoader
     public let validation: DataLoader
     public let classes: [String]
+    /// The weight of each class in the training loss (`--class-weights`); nil: all 1.
+    public let lossWeights: [Float]?
     /// The output folder; with `--resume`, the folder resumed, whatever the state says.
     let folder: RunFolder
     let metrics: MetricsLog
@@ -118,8 +120,19 @@ public final class Trainer {
             } ?? URL(fileURLWithPath: value)
             return try StateDict.load(contentsOf: file)
         }
-        let (trainSet, valSet) = try Self.datasets(options)
+        let (allTraining, valSet) = try Self.datasets(options)
+        let trainSet = options.maxTrainSamples.map { allTraining.stratifiedSubset(count: $0, seed: options.seed) } ?? allTraining
+        if let most = options.maxTrainSamples {
+            let present = allTraining.classCounts.filter { $0 > 0 }.count
+            guard most >= present else {
+                throw TrainingError.data("--max-train-samples \(most) is fewer than the \(present) classes with training images: "
+                                         + "give at least one image per class")
+            }
+            onEvent(.info(most < allTraining.count ? "--max-train-samples: training on \(trainSet.count) of \(allTraining.count) images"
+                          : "--max-train-samples \(most): all \(allTraining.count) training images are used"))
+        }
         classes = trainSet.classes
+        lossWeights = try options.classWeights?.weights(classes: classes, counts: trainSet.classCounts)
         try ModelFile.checkClassNames(classes, file: options.data)  // as the model file will be read back
         let head = try HeadSpec(parsing: options.head, dropout: options.dropout)
         graph = try backbone.makeClassifier(classes: classes.count, head: head, inputSize: size)
@@ -141,7 +154,7 @@ public final class Trainer {
                                                      normalize: normalize),
                            // The last incomplete batch is left out (it differs each epoch, as the order is
                            // reshuffled): batch statistics over a handful of images make BN unstable.
-                           options: .init(batchSize: options.batchSize, shuffle: true,
+                           options: .init(batchSize: options.batchSize, shuffle: true, sampler: options.sampler,
                                           dropLast: trainSet.count > options.batchSize, seed: options.seed,
                                           workers: options.workers, maxPixels: options.maxImagePixels))
         validation = DataLoader(dataset: valSet,

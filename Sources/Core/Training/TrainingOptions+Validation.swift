@@ -21,9 +21,12 @@ extension TrainingOptions {
         try InvalidOption.check(warmupSteps, in: 0...10_000_000, "--warmup")
         try InvalidOption.check(dropout.isFinite && (0..<1).contains(dropout), "--dropout", "a number in [0, 1)")
         try InvalidOption.check(labelSmoothing.isFinite && (0..<1).contains(labelSmoothing), "--label-smoothing", "a number in [0, 1)")
+        try InvalidOption.check(classWeights?.problem == nil, "--class-weights",
+                                "balanced or a file of `class weight` lines (\(classWeights?.problem ?? ""))")
         try InvalidOption.check(batchSize, in: OptionRange.batchSize, "--batch-size")
         try InvalidOption.check(inputSize, in: OptionRange.imageSide, "--input-size", unit: "pixels")
         try InvalidOption.check(valSplit.isFinite && valSplit > 0 && valSplit < 1, "--val-split", "a fraction between 0 and 1 (exclusive)")
+        try InvalidOption.check(maxTrainSamples, in: 1...1_000_000_000, "--max-train-samples")
         try InvalidOption.check(patience, in: 1...100_000, "--patience")
         try InvalidOption.check(threads, in: OptionRange.threads, "--threads")
         try InvalidOption.check(workers, in: OptionRange.threads, "--workers")

@@ -50,13 +50,21 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var head = "linear"
     public var dropout: Float = 0.2
     public var labelSmoothing: Float = 0
+    /// Per-class weights of the training loss; nil: every class weighs 1.
+    public var classWeights: ClassWeights?
     public var batchSize = 32
     /// Square training crop; nil: the backbone's own size.
     public var inputSize: Int?
     /// Fraction of one image tree held out for validation when DIR has no train/val folders.
     public var valSplit = 0.2
-    /// Stop a stage after this many epochs without a better validation accuracy; nil: never.
+    /// Train on a stratified, seeded subset of this many training images; nil: all of them.
+    public var maxTrainSamples: Int?
+    /// How each training epoch draws its images (`Sampler`).
+    public var sampler: Sampler = .shuffle
+    /// Stop a stage after this many epochs without a better `bestMetric`; nil: never.
     public var patience: Int?
+    /// What the best checkpoint is chosen by, and `patience` waits for.
+    public var bestMetric: BestMetric = .accuracy
     public var seed: UInt64 = 0
     /// Compute threads: by default the cores this process may run on (its CPU affinity).
     public var threads = TrainingOptions.availableCores

@@ -27,7 +27,9 @@ public struct TrainingState: Codable, Sendable, Equatable {
     /// Validation accuracy of `best.safetensors` and the epoch it is from (1-based, across stages).
     public var bestAccuracy: Double?
     public var bestEpoch: Int?
-    /// Epochs of the current stage since validation accuracy last improved.
+    /// The `options.bestMetric` value of `best.safetensors`, which later epochs must beat.
+    public var bestValue: Double?
+    /// Epochs of the current stage since the best metric last improved.
     public var epochsWithoutImprovement: Int
     public var finished: Bool
     /// Commits so far; `optimizer.safetensors` records the same number.
@@ -44,7 +46,7 @@ public struct TrainingState: Codable, Sendable, Equatable {
         self.options = options
         stage = 0; epochInStage = 0; batchInEpoch = 0; globalStep = 0
         epochLossSum = 0; epochCorrect = 0; epochSeen = 0
-        bestAccuracy = nil; bestEpoch = nil; epochsWithoutImprovement = 0
+        bestAccuracy = nil; bestEpoch = nil; bestValue = nil; epochsWithoutImprovement = 0
         finished = false; generation = 0; metricsBytes = 0
         sessions = []; commandLine = []
     }
@@ -103,9 +105,16 @@ public struct TrainingState: Codable, Sendable, Equatable {
     /// others, so a resumed run trains as it began.
     ///
     /// States written before the sessions and the command line were kept read with none.
+    ///
+    /// States written before `--best-metric` chose by accuracy: their best value is the best accuracy.
     static func migrated(_ data: Data) -> Data {
         guard var state = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return data }
         var changed = false
+        if state["bestValue"] == nil, let accuracy = state["bestAccuracy"], !(accuracy is NSNull),
+           (state["options"] as? [String: Any])?["bestMetric"] == nil {
+            state["bestValue"] = accuracy
+            changed = true
+        }
         for key in ["sessions", "commandLine"] where state[key] == nil {
             state[key] = [Any]()
             changed = true
@@ -163,6 +172,8 @@ public struct TrainingState: Codable, Sendable, Equatable {
         try check(bestAccuracy.map { $0.isFinite && (0...1).contains($0) } ?? true, "bestAccuracy", "must be a fraction from 0 to 1")
         try check(bestEpoch.map { (1...1_000_000).contains($0) } ?? true, "bestEpoch", "must be an epoch from 1")
         try check((bestAccuracy == nil) == (bestEpoch == nil), "bestEpoch", "and bestAccuracy must be given together")
+        try check(bestValue.map(options.bestMetric.accepts) ?? true, "bestValue", "must be a value of \(options.bestMetric.title)")
+        try check((bestValue == nil) == (bestEpoch == nil), "bestValue", "and bestEpoch must be given together")
         try check((0...100_000).contains(epochsWithoutImprovement), "epochsWithoutImprovement", "must be from 0 to 100000")
         try check((1...most).contains(generation), "generation", "must be a commit number from 1")
         try check((0...most).contains(metricsBytes), "metricsBytes", "must not be negative")
