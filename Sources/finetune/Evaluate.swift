@@ -22,7 +22,10 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Images per batch.")
     var batchSize = 32
 
-    @Flag(help: "Print one JSON object: model, data, images, accuracy, loss, classes, per_class, confusion_matrix.")
+    @Flag(help: "Also evaluate with test-time augmentation, in the same pass: each image as its centre crop and that crop flipped left to right, the two softmax probabilities averaged. Reported next to the plain result (with --json, as a tta object: accuracy, loss, per_class, confusion_matrix).")
+    var tta = false
+
+    @Flag(help: "Print one JSON object: model, data, images, accuracy, loss, classes, per_class, confusion_matrix (and tta with --tta).")
     var json = false
 
     func validate() throws {
@@ -32,7 +35,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let url = URL(fileURLWithPath: model)
         let classifier = try ImageClassifier(contentsOf: url, catalog: plugins.catalog(), batchSize: batchSize,
-                                             maxImagePixels: imageOptions.pixelLimit)
+                                             maxImagePixels: imageOptions.pixelLimit, testTimeAugmentation: tta)
         let eval = try ModelEvaluation.run(classifier: classifier, data: data, batchSize: batchSize)
         if json {
             let encoder = JSONEncoder()
@@ -40,7 +43,14 @@ struct Evaluate: ParsableCommand {
             print(String(decoding: try encoder.encode(eval.report), as: UTF8.self))
         } else {
             print("\(eval.report.images) images, accuracy \(String(format: "%.4f", eval.report.accuracy)), loss \(String(format: "%.4f", eval.report.loss))")
+            if let augmented = eval.report.tta {
+                print("with TTA (centre crop + flip): accuracy \(String(format: "%.4f", augmented.accuracy)), loss \(String(format: "%.4f", augmented.loss))")
+            }
             print(eval.confusion.table().terminalSafeLines)
+            if let confusion = eval.augmentedConfusion {
+                print("\nwith TTA (centre crop + flip)")
+                print(confusion.table().terminalSafeLines)
+            }
         }
     }
 }
