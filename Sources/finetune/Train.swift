@@ -90,6 +90,7 @@ struct Train: ParsableCommand {
         add("--head", m.head) { $0.head = $1.description }
         add("--dropout", m.dropout) { $0.dropout = $1 }
         add("--label-smoothing", t.labelSmoothing) { $0.labelSmoothing = $1 }
+        add("--clip-grad", t.clipGrad) { $0.clipGrad = $1 }
         add("--batch-size", t.batchSize) { $0.batchSize = $1 }
         add("--input-size", m.inputSize) { $0.inputSize = $1 }
         add("--val-split", dataOptions.valSplit) { $0.valSplit = $1 }

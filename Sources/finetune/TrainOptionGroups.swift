@@ -56,6 +56,8 @@ struct TrainOptimisationOptions: ParsableArguments {
     var schedule: LearningRateSchedule?
     @Option(help: "Linear warmup steps at the start of each stage (default: \(d.warmupSteps)).") var warmup: Int?
     @Option(help: "Label smoothing of the cross-entropy loss (default: \(d.labelSmoothing)).") var labelSmoothing: Float?
+    @Option(help: ArgumentHelp("Before each optimiser step, scale the gradients of all trainable parameters so their total L2 norm is at most NORM, as torch.nn.utils.clip_grad_norm_ (default: no clipping).", valueName: "NORM"))
+    var clipGrad: Float?
     @Option(help: "Images per batch (default: \(d.batchSize)).") var batchSize: Int?
     @Option(help: "Seed of every random choice: same seed, same run (default: \(d.seed)).") var seed: UInt64?
 }

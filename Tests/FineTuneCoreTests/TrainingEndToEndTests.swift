@@ -147,6 +147,29 @@ final class TrainingEndToEndTests: XCTestCase {
         }
     }
 
+    /// `clipGrad` bounds the step: one plain SGD step on one batch moves the parameters by
+    /// lr * NORM in L2 norm when the gradient's norm is over NORM (batch norm frozen, so nothing
+    /// else changes them).
+    func testClipGradBoundsTheStep() throws {
+        var o = options(.full)
+        o.optimizer = .sgd
+        o.weightDecay = 0
+        o.batchNorm = .frozen
+        o.epochs = 1
+        o.batchSize = 36  // the 36 training images: one step
+        o.lr = 0.1
+        o.clipGrad = 0.01
+        let t = try trainer(o)
+        let before = t.model.parameters.map { Array(UnsafeBufferPointer(start: $0.value.pointer, count: $0.value.count)) }
+        _ = try t.run()
+        XCTAssertEqual(try TrainingState(contentsOf: RunFolder(URL(fileURLWithPath: o.output)).url(.state)).globalStep, 1)
+        var moved = 0.0
+        for (slot, start) in zip(t.model.parameters, before) {
+            for i in 0..<slot.value.count { moved += Double(slot.value[i] - start[i]) * Double(slot.value[i] - start[i]) }
+        }
+        XCTAssertEqual(moved.squareRoot(), Double(o.lr * o.clipGrad!), accuracy: 1e-3 * Double(o.lr * o.clipGrad!))
+    }
+
     /// A run folder copied elsewhere resumes into the folder it is in, whatever its state says;
     /// metrics lines of an epoch lost to a crash are dropped, so no epoch is listed twice.
     func testCopiedRunFolderResumesIntoItselfWithoutRepeatingAnEpoch() throws {

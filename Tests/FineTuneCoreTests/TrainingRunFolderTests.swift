@@ -130,6 +130,8 @@ final class TrainingRunFolderTests: XCTestCase {
             ("options: --workers", option("workers", 0)),
             ("options: --threads", option("threads", 100_000)),
             ("options: --cache-features", option("cacheFeatures", -1)),
+            ("options: --clip-grad", option("clipGrad", 0)),
+            ("options: --clip-grad", option("clipGrad", -2.5)),
             ("options: --cache-features", option("cacheFeatures", 1 << 40)),
             ("options: --input-size", option("inputSize", 1 << 32)),
             ("options: --head", option("head", "mlp:1000000000")),

@@ -39,6 +39,7 @@ extension Trainer {
         if measuresBatchNormStatistics {
             s.append(("batch norm statistics", "measured on \(calibrationPlan.joined().count) training images"))
         }
+        if let c = o.clipGrad { s.append(("gradient clipping", "total L2 norm at most \(c)")) }
         if let u = o.unfreeze { s.append(("unfrozen backbone groups", "last \(u)")) }
         if let p = o.patience { s.append(("early stopping patience", "\(p) epochs")) }
         if stages.contains(where: freezesWholeBackbone) {

@@ -109,6 +109,7 @@ extension Trainer {
                         for slot in trainable { slot.grad!.zero() }
                         executor.backward(dLogits)
                         withExtendedLifetime(batch) {}  // backward read the images through forward's pointer
+                        if let maxNorm = options.clipGrad { GradientClipping.clip(trainable, maxNorm: maxNorm) }
                         optimizer.step(trainable) { slot in
                             (slot.group == head ? stage.lr : (stage.backboneLR ?? stage.lr)) * lrFactor
                         }

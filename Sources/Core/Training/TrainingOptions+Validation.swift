@@ -20,6 +20,7 @@ extension TrainingOptions {
         try InvalidOption.check(momentum.isFinite && (0..<1).contains(momentum), "--momentum", "a number in [0, 1)")
         try InvalidOption.check(warmupSteps, in: 0...10_000_000, "--warmup")
         try InvalidOption.check(dropout.isFinite && (0..<1).contains(dropout), "--dropout", "a number in [0, 1)")
+        try InvalidOption.check(clipGrad.map(positiveFinite) ?? true, "--clip-grad", "a positive number")
         try InvalidOption.check(labelSmoothing.isFinite && (0..<1).contains(labelSmoothing), "--label-smoothing", "a number in [0, 1)")
         try InvalidOption.check(batchSize, in: OptionRange.batchSize, "--batch-size")
         try InvalidOption.check(inputSize, in: OptionRange.imageSide, "--input-size", unit: "pixels")

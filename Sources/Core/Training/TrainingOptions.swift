@@ -50,6 +50,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var head = "linear"
     public var dropout: Float = 0.2
     public var labelSmoothing: Float = 0
+    /// Clip the total L2 norm of the trainable parameters' gradients to this before each
+    /// optimiser step (`GradientClipping`); nil: no clipping.
+    public var clipGrad: Float?
     public var batchSize = 32
     /// Square training crop; nil: the backbone's own size.
     public var inputSize: Int?
