@@ -92,6 +92,7 @@ struct Train: ParsableCommand {
         add("--label-smoothing", t.labelSmoothing) { $0.labelSmoothing = $1 }
         add("--clip-grad", t.clipGrad) { $0.clipGrad = $1 }
         add("--batch-size", t.batchSize) { $0.batchSize = $1 }
+        add("--accumulate", t.accumulate) { $0.accumulate = $1 }
         add("--input-size", m.inputSize) { $0.inputSize = $1 }
         add("--val-split", dataOptions.valSplit) { $0.valSplit = $1 }
         add("--patience", s.patience) { $0.patience = $1 }

@@ -23,7 +23,7 @@ extension Trainer {
             ("schedule", o.schedule + (o.warmupSteps > 0 ? ", warmup \(o.warmupSteps) steps" : "")),
             ("head", o.head + (o.head == "linear" ? "" : ", dropout \(o.dropout)")),
             ("label smoothing", "\(o.labelSmoothing)"),
-            ("batch size", "\(o.batchSize)"), ("input size", "\(graph.nodes[0].outputShape.height)"),
+            ("batch size", "\(o.batchSize)" + (o.accumulate > 1 ? ", gradients of \(o.accumulate) batches accumulated per step" : "")), ("input size", "\(graph.nodes[0].outputShape.height)"),
             ("augmentation", augmentationText),
             ("classes", classes.joined(separator: ", ")),
             ("images", "\(train.dataset.count) train, \(validation.dataset.count) validation"),

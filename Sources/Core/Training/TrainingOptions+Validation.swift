@@ -23,6 +23,7 @@ extension TrainingOptions {
         try InvalidOption.check(clipGrad.map(positiveFinite) ?? true, "--clip-grad", "a positive number")
         try InvalidOption.check(labelSmoothing.isFinite && (0..<1).contains(labelSmoothing), "--label-smoothing", "a number in [0, 1)")
         try InvalidOption.check(batchSize, in: OptionRange.batchSize, "--batch-size")
+        try InvalidOption.check(accumulate, in: 1...4096, "--accumulate")
         try InvalidOption.check(inputSize, in: OptionRange.imageSide, "--input-size", unit: "pixels")
         try InvalidOption.check(valSplit.isFinite && valSplit > 0 && valSplit < 1, "--val-split", "a fraction between 0 and 1 (exclusive)")
         try InvalidOption.check(patience, in: 1...100_000, "--patience")
