@@ -22,7 +22,10 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Images per batch.")
     var batchSize = 32
 
-    @Flag(help: "Print one JSON object: model, data, images, accuracy, balanced_accuracy, macro_f1, loss, classes, per_class, confusion_matrix.")
+    @Flag(help: "Also evaluate with test-time augmentation, in the same pass: each image as its centre crop and that crop flipped left to right, the two softmax probabilities averaged. Reported next to the plain result (with --json, as a tta object: accuracy, loss, per_class, confusion_matrix).")
+    var tta = false
+
+    @Flag(help: "Print one JSON object: model, data, images, accuracy, balanced_accuracy, macro_f1, loss, classes, per_class, confusion_matrix (and tta with --tta).")
     var json = false
 
     func validate() throws {
@@ -32,7 +35,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let url = URL(fileURLWithPath: model)
         let classifier = try ImageClassifier(contentsOf: url, catalog: plugins.catalog(), batchSize: batchSize,
-                                             maxImagePixels: imageOptions.pixelLimit)
+                                             maxImagePixels: imageOptions.pixelLimit, testTimeAugmentation: tta)
         let eval = try ModelEvaluation.run(classifier: classifier, data: data, batchSize: batchSize)
         if json {
             let encoder = JSONEncoder()
@@ -43,7 +46,15 @@ struct Evaluate: ParsableCommand {
             func fixed(_ x: Double) -> String { String(format: "%.4f", x) }
             print("\(r.images) images, accuracy \(fixed(r.accuracy)), balanced accuracy \(fixed(r.balanced_accuracy)), "
                   + "macro-F1 \(fixed(r.macro_f1)), loss \(fixed(r.loss))")
+            if let augmented = eval.report.tta {
+                print("with TTA (centre crop + flip): accuracy \(fixed(augmented.accuracy)), balanced accuracy "
+                      + "\(fixed(augmented.balanced_accuracy)), macro-F1 \(fixed(augmented.macro_f1)), loss \(fixed(augmented.loss))")
+            }
             print(eval.confusion.table().terminalSafeLines)
+            if let confusion = eval.augmentedConfusion {
+                print("\nwith TTA (centre crop + flip)")
+                print(confusion.table().terminalSafeLines)
+            }
         }
     }
 }

@@ -11,7 +11,9 @@ struct Predict: ParsableCommand {
         then 1. --json prints a first line with the class list and the model, \
         {"classes":[...],"model":{"backbone":...,"file":...}}, then one object per image, in order: \
         image, logits, probabilities (rounded to 6 decimals, in class order), top; or, for an \
-        image that could not be read, image and error.
+        image that could not be read, image and error. With --tta the header says "tta":true, \
+        probabilities are the mean of the two softmax distributions and logits the mean of the \
+        two logit vectors.
         """)
 
     @OptionGroup var plugins: PluginOptions
@@ -22,6 +24,9 @@ struct Predict: ParsableCommand {
 
     @Option(help: "How many of the most likely classes to show.")
     var topK = 3
+
+    @Flag(help: "Test-time augmentation: classify each image as its centre crop and that crop flipped left to right, and average the two softmax probabilities (logits: the mean of the two logit vectors). Twice the compute.")
+    var tta = false
 
     @Flag(help: "Print JSON lines: the classes and the model, then one object per image.")
     var json = false
@@ -36,10 +41,10 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let classifier = try ImageClassifier(contentsOf: URL(fileURLWithPath: model), catalog: plugins.catalog(),
-                                             maxImagePixels: imageOptions.pixelLimit)
+                                             maxImagePixels: imageOptions.pixelLimit, testTimeAugmentation: tta)
         let paths = try images.flatMap(imageFiles)
         if json { print(try PredictJSON.line(PredictJSON.Header(classes: classifier.classes,
-                                                                 model: ModelSummary(classifier, withClasses: false)))) }
+                                                                 model: ModelSummary(classifier, withClasses: false), tta: tta))) }
         var failures = 0
         for (path, result) in zip(paths, classifier.classify(imagesAt: paths, topK: min(topK, classifier.classes.count))) {
             switch result {

@@ -5,10 +5,12 @@ import Foundation
 /// class list once, then one record per image, in the order the images were given: a
 /// classification, or the reason the image could not be read.
 enum PredictJSON {
-    /// The first line: `{"classes":[...],"model":{...}}`.
+    /// The first line: `{"classes":[...],"model":{...},"tta":false}`.
     struct Header: Encodable {
         var classes: [String]
         var model: ModelSummary
+        /// Whether the records come from test-time augmentation (`ImageClassifier.testTimeAugmentation`).
+        var tta: Bool
     }
 
     /// A classified image: `image`, `logits` (raw), `probabilities` (in class order) and `top`

@@ -94,7 +94,9 @@ struct Train: ParsableCommand {
             add("--dropout", m.dropout) { $0.dropout = $1 }
             add("--label-smoothing", t.labelSmoothing) { $0.labelSmoothing = $1 }
             add("--class-weights", try t.classWeights?.load()) { $0.classWeights = $1 }
+            add("--clip-grad", t.clipGrad) { $0.clipGrad = $1 }
             add("--batch-size", t.batchSize) { $0.batchSize = $1 }
+            add("--accumulate", t.accumulate) { $0.accumulate = $1 }
             add("--input-size", m.inputSize) { $0.inputSize = $1 }
             add("--val-split", dataOptions.valSplit) { $0.valSplit = $1 }
             add("--max-train-samples", dataOptions.maxTrainSamples) { $0.maxTrainSamples = $1 }

@@ -64,7 +64,12 @@ struct TrainOptimisationOptions: ParsableArguments {
     @Option(help: "Label smoothing of the cross-entropy loss (default: \(d.labelSmoothing)).") var labelSmoothing: Float?
     @Option(help: ArgumentHelp("Per-class weights of the training loss: balanced (n_images / (n_classes * images of the class), scikit-learn's and Keras' balanced weights) or a file of `class weight` lines, every class once (default: every class 1).", valueName: "balanced|FILE"))
     var classWeights: ClassWeightsArgument?
+
+    @Option(help: ArgumentHelp("Before each optimiser step, scale the gradients of all trainable parameters so their total L2 norm is at most NORM, as torch.nn.utils.clip_grad_norm_ (default: no clipping).", valueName: "NORM"))
+    var clipGrad: Float?
     @Option(help: "Images per batch (default: \(d.batchSize)).") var batchSize: Int?
+    @Option(help: ArgumentHelp("Gradient accumulation: sum the gradients of N batches of --batch-size (each loss scaled by 1/N) into one optimiser step, as one batch of N x --batch-size would give without batch-norm effects. The schedule, --warmup, --log-every and progress count optimiser steps; an epoch's leftover batches still make a step (default: 1).", valueName: "N"))
+    var accumulate: Int?
     @Option(help: "Seed of every random choice: same seed, same run (default: \(d.seed)).") var seed: UInt64?
 }
 

@@ -181,6 +181,85 @@ final class TrainingEndToEndTests: XCTestCase {
         }
     }
 
+    /// `clipGrad` bounds the step: one plain SGD step on one batch moves the parameters by
+    /// lr * NORM in L2 norm when the gradient's norm is over NORM (batch norm frozen, so nothing
+    /// else changes them).
+    func testClipGradBoundsTheStep() throws {
+        var o = options(.full)
+        o.optimizer = .sgd
+        o.weightDecay = 0
+        o.batchNorm = .frozen
+        o.epochs = 1
+        o.batchSize = 36  // the 36 training images: one step
+        o.lr = 0.1
+        o.clipGrad = 0.01
+        let t = try trainer(o)
+        let before = t.model.parameters.map { Array(UnsafeBufferPointer(start: $0.value.pointer, count: $0.value.count)) }
+        _ = try t.run()
+        XCTAssertEqual(try TrainingState(contentsOf: RunFolder(URL(fileURLWithPath: o.output)).url(.state)).globalStep, 1)
+        var moved = 0.0
+        for (slot, start) in zip(t.model.parameters, before) {
+            for i in 0..<slot.value.count { moved += Double(slot.value[i] - start[i]) * Double(slot.value[i] - start[i]) }
+        }
+        XCTAssertEqual(moved.squareRoot(), Double(o.lr * o.clipGrad!), accuracy: 1e-3 * Double(o.lr * o.clipGrad!))
+    }
+
+    /// Gradient accumulation: without batch statistics (`--bn frozen`), 2 accumulated batches of 6
+    /// make the step of one batch of 12 (weights within 1e-4 of each tensor's largest value; one
+    /// step, as later steps of a randomly initialised network let float rounding grow); an epoch's
+    /// leftover batches still step; a run interrupted between steps resumes to the same end.
+    func testAccumulatedBatchesStepAsOneLargerBatch() throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("finetune-accumulate-\(UUID().uuidString)").path
+        outputs.append(data)
+        try DemoDataset.write(to: data, perClass: 4, heldOut: 0)  // 12 training images
+        func run(batchSize: Int, accumulate: Int, stopAfter polls: Int? = nil) throws -> TrainingOptions {
+            var o = options(.full)
+            o.data = data
+            o.batchNorm = .frozen
+            o.optimizer = .sgd
+            o.epochs = 1
+            o.batchSize = batchSize
+            o.accumulate = accumulate
+            if let polls {
+                guard case .interrupted = try trainer(o, stopAfter: polls).run() else { XCTFail("expected an interruption"); return o }
+                let state = try TrainingState(contentsOf: RunFolder(URL(fileURLWithPath: o.output)).url(.state))
+                XCTAssertEqual(state.batchInEpoch, accumulate, "stopped between steps, after the first")
+                XCTAssertEqual(state.globalStep, 1)
+                guard case .finished = try trainer(o, resume: true).run() else { XCTFail("interrupted again"); return o }
+            } else {
+                _ = try trainer(o).run()
+            }
+            return o
+        }
+        func weights(_ o: TrainingOptions) throws -> [NamedTensor] {
+            try ModelFile(contentsOf: URL(fileURLWithPath: o.output + "/last.safetensors")).tensors
+        }
+        func steps(_ o: TrainingOptions) throws -> Int {
+            try TrainingState(contentsOf: RunFolder(URL(fileURLWithPath: o.output)).url(.state)).globalStep
+        }
+        func assertSameWeights(_ a: TrainingOptions, _ b: TrainingOptions, _ what: String) throws {
+            for (p, q) in zip(try weights(a), try weights(b)) {
+                let scale = max(p.values.map(abs).max() ?? 0, 1e-6)
+                let worst = zip(p.values, q.values).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(worst / scale, 1e-4, "\(what): \(p.name)")
+            }
+        }
+        let twelve = try run(batchSize: 12, accumulate: 1)
+        let sixTwice = try run(batchSize: 6, accumulate: 2)
+        try assertSameWeights(twelve, sixTwice, "2 x 6 against 12")
+        XCTAssertEqual(try steps(sixTwice), 1)
+        let plainSix = try run(batchSize: 6, accumulate: 1)
+        XCTAssertEqual(try steps(plainSix), 2)
+        XCTAssertNotEqual(try weights(plainSix).map(\.values), try weights(sixTwice).map(\.values), "accumulating changes the steps")
+
+        let leftover = try run(batchSize: 4, accumulate: 2)  // 3 batches: a step of 2, then one of the third
+        XCTAssertEqual(try steps(leftover), 2)
+        let epoch = try XCTUnwrap(Trainer.readRecords(URL(fileURLWithPath: leftover.output)).first { $0.kind == .epoch })
+        XCTAssertEqual(epoch.step_learning_rates?.count, 2, "the schedule counts optimiser steps")
+        let resumed = try run(batchSize: 4, accumulate: 2, stopAfter: 1)
+        try assertSameWeights(leftover, resumed, "interrupted and resumed")
+    }
+
     /// A run folder copied elsewhere resumes into the folder it is in, whatever its state says;
     /// metrics lines of an epoch lost to a crash are dropped, so no epoch is listed twice.
     func testCopiedRunFolderResumesIntoItselfWithoutRepeatingAnEpoch() throws {

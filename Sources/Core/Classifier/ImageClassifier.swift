@@ -27,6 +27,10 @@ public final class ImageClassifier: Sendable {
     public let maxImagePixels: Int
     /// Calls that run at once; each holds its own activation buffers for `batchSize` images.
     public let concurrency: Int
+    /// Test-time augmentation: each image is also run flipped left to right; its probabilities
+    /// are the mean of the two softmax distributions and its logits the mean of the two logit
+    /// vectors (`FlipAugmentation`). Twice the compute per image.
+    public let testTimeAugmentation: Bool
     let transform: EvalTransform
     let workers: ClassifierWorkers
 
@@ -36,13 +40,15 @@ public final class ImageClassifier: Sendable {
     ///     checked by `ImageDecoder.checkMaxPixels`).
     ///   - concurrency: calls that may run at once (from 1 to `OptionRange.threads`); a call's
     ///     buffers are made when it first needs them.
+    ///   - testTimeAugmentation: classify each image as its centre crop and that crop's
+    ///     horizontal flip, averaged (`testTimeAugmentation`).
     /// - Throws: `WeightsFileError` naming the file and the field for a model file `ModelFile`
     ///   refuses; `InvalidOption` for a batch size outside `OptionRange.batchSize` or a
     ///   concurrency outside `OptionRange.threads`; `MemoryError` when the batch at the model's
     ///   input size needs more memory than the machine has.
     public init(contentsOf url: URL, catalog: PluginCatalog = PluginCatalog(), batchSize: Int = 8,
                 maxImagePixels: Int = Limits.defaultImagePixels,
-                concurrency: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
+                concurrency: Int = ProcessInfo.processInfo.activeProcessorCount, testTimeAugmentation: Bool = false) throws {
         try InvalidOption.check(batchSize, in: OptionRange.batchSize, "the batch size (--batch-size)")
         try InvalidOption.check(concurrency, in: OptionRange.threads, "the classifier's concurrency")
         try ImageDecoder.checkMaxPixels(maxImagePixels)
@@ -57,6 +63,7 @@ public final class ImageClassifier: Sendable {
         self.batchSize = batchSize
         self.maxImagePixels = maxImagePixels
         self.concurrency = concurrency
+        self.testTimeAugmentation = testTimeAugmentation
         let transform = EvalTransform(resize: file.evalResize, crop: file.inputSize, normalize: Normalize(mean: file.mean, std: file.std),
                                       interpolation: file.interpolation)
         self.transform = transform
@@ -123,8 +130,13 @@ public final class ImageClassifier: Sendable {
                 }
             }
         }
-        var logits: [Float] = []
-        if good > 0 {
+        var logits: [Float] = [], flipped: [Float] = []
+        if good > 0, testTimeAugmentation {
+            (logits, flipped) = worker.input.withUnsafeMutableBufferPointer {
+                FlipAugmentation.logits(worker.executor, images: $0.baseAddress!, count: good, height: transform.height,
+                                        width: transform.width, classes: classes.count)
+            }
+        } else if good > 0 {
             var rng = SplitMix64(seed: 0)  // inference draws nothing
             let out = worker.input.withUnsafeBufferPointer { worker.executor.forward($0.baseAddress!, count: good, rng: &rng) }
             logits = Array(UnsafeBufferPointer(start: out, count: good * classes.count))
@@ -132,9 +144,13 @@ public final class ImageClassifier: Sendable {
         var row = 0
         return zip(chunk, errors).map { input, error in
             if let error { return .failure(error) }
-            let z = Array(logits[(row * classes.count)..<((row + 1) * classes.count)])
+            let rows = (row * classes.count)..<((row + 1) * classes.count)
             row += 1
-            return .success(Classification(image: input.name, logits: z, classes: classes, topK: topK))
+            guard testTimeAugmentation else {
+                return .success(Classification(image: input.name, logits: Array(logits[rows]), classes: classes, topK: topK))
+            }
+            let (z, p) = FlipAugmentation.average(logits[rows], flipped[rows])
+            return .success(Classification(image: input.name, logits: z, probabilities: p, classes: classes, topK: topK))
         }
     }
 }
@@ -157,12 +173,14 @@ public struct Classification: Codable, Sendable {
     public var top: [Prediction]
 
     init(image: String, logits: [Float], classes: [String], topK: Int) {
+        self.init(image: image, logits: logits, probabilities: softmax(logits), classes: classes, topK: topK)
+    }
+
+    /// A result whose probabilities are not the softmax of its logits (test-time augmentation).
+    init(image: String, logits: [Float], probabilities: [Double], classes: [String], topK: Int) {
         self.image = image
         self.logits = logits
-        let m = Double(logits.max() ?? 0)
-        let e = logits.map { exp(Double($0) - m) }
-        let s = e.reduce(0, +)
-        probabilities = e.map { $0 / s }
+        self.probabilities = probabilities
         top = probabilities.enumerated().sorted { $0.element > $1.element }.prefix(max(1, topK))
             .map { Prediction(class: classes[$0.offset], probability: $0.element) }
     }

@@ -34,15 +34,33 @@ public struct Evaluation: Sendable {
     /// - Parameter mistakes: how many of the worst misclassified images to keep.
     public static func run(_ executor: Executor, batches: some Sequence<Batch>, classes: [String],
                            mistakes: Int = 0) -> Evaluation {
-        var confusion = ConfusionMatrix(classes: classes)
-        var worst: [Mistake] = []
-        var lossSum = 0.0, seen = 0
+        var tally = Tally(classes: classes, mistakes: mistakes)
         var rng = SplitMix64(seed: 0)
-        let k = classes.count
         for batch in batches where batch.count > 0 {
             let logits = batch.images.withUnsafeBufferPointer {
                 executor.forward($0.baseAddress!, count: batch.count, rng: &rng)
             }
+            tally.add(logits: logits, of: batch)
+        }
+        return tally.evaluation
+    }
+
+    /// An evaluation's running sums, batch by batch.
+    struct Tally {
+        var confusion: ConfusionMatrix
+        /// How many of the worst misclassified images to keep.
+        let mistakes: Int
+        var worst: [Mistake] = []
+        var lossSum = 0.0, seen = 0
+
+        init(classes: [String], mistakes: Int = 0) {
+            confusion = ConfusionMatrix(classes: classes)
+            self.mistakes = mistakes
+        }
+
+        /// Adds `batch`'s logits, (batch.count, classes).
+        mutating func add(logits: UnsafePointer<Float>, of batch: Batch) {
+            let k = confusion.classes.count
             let loss = batch.labels.withUnsafeBufferPointer {
                 SoftmaxCrossEntropy.forwardBackward(logits: logits, labels: $0.baseAddress!, n: batch.count, classes: k)
             }
@@ -57,8 +75,22 @@ public struct Evaluation: Sendable {
                 }
             }
         }
-        return Evaluation(loss: seen == 0 ? .nan : lossSum / Double(seen), accuracy: confusion.accuracy,
-                          confusion: confusion, skipped: 0, mistakes: worst)
+
+        /// Adds one image given as class probabilities (not softmax of logits: averaged ones);
+        /// its loss is -log p[truth]. Keeps no mistakes.
+        mutating func add(probabilities p: [Double], truth: Int) {
+            var prediction = 0
+            for c in p.indices where p[c] > p[prediction] { prediction = c }
+            confusion.add(truth: truth, prediction: prediction)
+            lossSum -= log(p[truth])
+            seen += 1
+        }
+
+        /// The evaluation so far; `skipped` is 0.
+        var evaluation: Evaluation {
+            Evaluation(loss: seen == 0 ? .nan : lossSum / Double(seen), accuracy: confusion.accuracy,
+                       confusion: confusion, skipped: 0, mistakes: worst)
+        }
     }
 
     /// The loss (softmax cross-entropy) and the prediction's probability from one image's `classes` logits.

@@ -26,7 +26,8 @@ extension Trainer {
             ("class weights", lossWeights.map { w in
                 o.classWeights!.summary + ": " + zip(classes, w).map { "\($0) \(String(format: "%.4g", $1))" }.joined(separator: ", ")
             } ?? "none (every class 1)"),
-            ("batch size", "\(o.batchSize)"), ("input size", "\(graph.nodes[0].outputShape.height)"),
+            ("batch size", "\(o.batchSize)" + (o.accumulate > 1 ? ", gradients of \(o.accumulate) batches accumulated per step" : "")),
+            ("input size", "\(graph.nodes[0].outputShape.height)"),
             ("augmentation", augmentationText),
             ("classes", classes.joined(separator: ", ")),
             ("images", "\(train.dataset.count) train" + (o.maxTrainSamples.map { " (--max-train-samples \($0), stratified and seeded)" } ?? "")
@@ -44,6 +45,7 @@ extension Trainer {
         if measuresBatchNormStatistics {
             s.append(("batch norm statistics", "measured on \(calibrationPlan.joined().count) training images"))
         }
+        if let c = o.clipGrad { s.append(("gradient clipping", "total L2 norm at most \(c)")) }
         if let u = o.unfreeze { s.append(("unfrozen backbone groups", "last \(u)")) }
         s.append(("best checkpoint by", o.bestMetric.title))
         if let p = o.patience { s.append(("early stopping patience", "\(p) epochs")) }

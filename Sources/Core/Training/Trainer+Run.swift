@@ -54,10 +54,13 @@ extension Trainer {
             }
             resumedOptimizer = nil
             let schedule = try LearningRateSchedule(parsing: options.schedule, warmupSteps: options.warmupSteps)
-            let totalSteps = stage.epochs * batches
+            // Optimiser steps: one per `accumulate` batches (all of them in the epoch's last group).
+            let accumulate = options.accumulate
+            let steps = options.steps(perEpochOf: batches)
+            let totalSteps = stage.epochs * steps
             func stageLR(_ step: Int) -> Float { schedule.learningRate(step: step, baseLR: stage.lr, totalSteps: totalSteps) }
             let head = graph.groups.count - 1
-            let stageStartStep = state.globalStep - state.epochInStage * batches - state.batchInEpoch
+            let stageStartStep = state.globalStep - state.epochInStage * steps - options.steps(perEpochOf: state.batchInEpoch)
             while state.stage == stageIndex && state.epochInStage < stage.epochs {
                 let epoch = epochsBefore(stageIndex) + state.epochInStage + 1
                 var windowLoss = 0.0, windowCorrect = 0, windowSeen = 0, windowStart = Date()
@@ -87,10 +90,17 @@ extension Trainer {
                     for batch in epochBatches {
                         defer { batchIndex += 1 }
                         if batchIndex < state.batchInEpoch { continue }  // resuming inside this epoch
-                        if shouldStop() { return try interrupt() }
+                        // The batch's place in its step's group of accumulated batches, and the group's size.
+                        let micro = batchIndex % accumulate
+                        let group = min(accumulate, batches - (batchIndex - micro))
+                        if micro == 0 {
+                            if shouldStop() { return try interrupt() }  // between steps only
+                            for slot in trainable { slot.grad!.zero() }
+                        }
                         let n = batch.count
                         let lrFactor = stageLR(state.globalStep - stageStartStep) / stage.lr
-                        var rng = SplitMix64(seed: options.seed, UInt64(state.globalStep))
+                        var rng = micro == 0 ? SplitMix64(seed: options.seed, UInt64(state.globalStep))
+                            : SplitMix64(seed: options.seed, UInt64(state.globalStep), UInt64(micro))
                         let logits = batch.images.withUnsafeBufferPointer { executor.forward($0.baseAddress!, count: n, rng: &rng) }
                         var dLogits = [Float](repeating: 0, count: n * classes.count)
                         let loss = batch.labels.withUnsafeBufferPointer { labels in
@@ -110,19 +120,24 @@ extension Trainer {
                         }
                         var correct = 0
                         for i in 0..<n where argmax(logits + i * classes.count, count: classes.count) == Int(batch.labels[i]) { correct += 1 }
-                        for slot in trainable { slot.grad!.zero() }
-                        executor.backward(dLogits)
+                        if group > 1 {  // the step's loss is the mean of its batches' losses
+                            let scale = 1 / Float(group)
+                            for i in dLogits.indices { dLogits[i] *= scale }
+                        }
+                        executor.backward(dLogits)  // adds into the gradients
                         withExtendedLifetime(batch) {}  // backward read the images through forward's pointer
+                        state.epochLossSum += Double(loss) * Double(n)
+                        state.epochCorrect += correct
+                        state.epochSeen += n
+                        windowLoss += Double(loss) * Double(n); windowCorrect += correct; windowSeen += n
+                        guard micro == group - 1 else { continue }
+                        if let maxNorm = options.clipGrad { GradientClipping.clip(trainable, maxNorm: maxNorm) }
                         optimizer.step(trainable) { slot in
                             (slot.group == head ? stage.lr : (stage.backboneLR ?? stage.lr)) * lrFactor
                         }
                         (cached?.model ?? model).markChanged()
                         state.globalStep += 1
                         state.batchInEpoch = batchIndex + 1
-                        state.epochLossSum += Double(loss) * Double(n)
-                        state.epochCorrect += correct
-                        state.epochSeen += n
-                        windowLoss += Double(loss) * Double(n); windowCorrect += correct; windowSeen += n
                         let rate = Double(windowSeen) / max(Date().timeIntervalSince(windowStart), 1e-9)
                         if cached == nil, freezesWholeBackbone(stage) {  // a frozen step is the network's inference
                             eta.measuredInference(images: windowSeen, seconds: Date().timeIntervalSince(windowStart))
@@ -131,7 +146,7 @@ extension Trainer {
                             + Double(validation.dataset.count) * (eta.inferenceSecondsPerImage ?? 0)
                         onEvent(.progress(Progress(
                             stage: stage.name, epoch: state.epochInStage + 1, stageEpochs: stage.epochs,
-                            runEpoch: epoch, runEpochs: totalEpochs, batch: batchIndex + 1, batches: batches,
+                            runEpoch: epoch, runEpochs: totalEpochs, batch: options.steps(perEpochOf: batchIndex + 1), batches: steps,
                             loss: state.epochLossSum / Double(state.epochSeen),
                             accuracy: Double(state.epochCorrect) / Double(state.epochSeen), imagesPerSecond: rate,
                             learningRate: stage.lr * lrFactor, elapsed: Date().timeIntervalSince(start), epochETA: epochETA,
@@ -165,9 +180,9 @@ extension Trainer {
                 record.val_balanced_accuracy = eval.confusion.balancedAccuracy
                 record.val_macro_f1 = eval.confusion.macroF1
                 record.data_images_per_second = dataRate?()
-                if batches <= Limits.stepsPerEpoch {
+                if steps <= Limits.stepsPerEpoch {
                     let inStage = state.globalStep - stageStartStep  // steps of the stage, this epoch's last included
-                    record.step_learning_rates = (inStage - batches..<inStage).map { Double(stageLR($0)) }
+                    record.step_learning_rates = (inStage - steps..<inStage).map { Double(stageLR($0)) }
                 }
                 try append(record)
                 onEvent(.epoch(record))

@@ -33,6 +33,7 @@ public final class Trainer {
         /// The epoch across the run's stages (from 1) of its `runEpochs`.
         public var runEpoch: Int
         public var runEpochs: Int
+        /// Optimiser steps done in the epoch, of `batches` (one per batch unless `--accumulate`).
         public var batch: Int
         public var batches: Int
         /// The epoch's mean training loss and accuracy so far.

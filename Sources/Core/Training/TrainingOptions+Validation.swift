@@ -20,10 +20,12 @@ extension TrainingOptions {
         try InvalidOption.check(momentum.isFinite && (0..<1).contains(momentum), "--momentum", "a number in [0, 1)")
         try InvalidOption.check(warmupSteps, in: 0...10_000_000, "--warmup")
         try InvalidOption.check(dropout.isFinite && (0..<1).contains(dropout), "--dropout", "a number in [0, 1)")
+        try InvalidOption.check(clipGrad.map(positiveFinite) ?? true, "--clip-grad", "a positive number")
         try InvalidOption.check(labelSmoothing.isFinite && (0..<1).contains(labelSmoothing), "--label-smoothing", "a number in [0, 1)")
         try InvalidOption.check(classWeights?.problem == nil, "--class-weights",
                                 "balanced or a file of `class weight` lines (\(classWeights?.problem ?? ""))")
         try InvalidOption.check(batchSize, in: OptionRange.batchSize, "--batch-size")
+        try InvalidOption.check(accumulate, in: 1...4096, "--accumulate")
         try InvalidOption.check(inputSize, in: OptionRange.imageSide, "--input-size", unit: "pixels")
         try InvalidOption.check(valSplit.isFinite && valSplit > 0 && valSplit < 1, "--val-split", "a fraction between 0 and 1 (exclusive)")
         try InvalidOption.check(maxTrainSamples, in: 1...1_000_000_000, "--max-train-samples")

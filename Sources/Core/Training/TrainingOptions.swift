@@ -52,7 +52,13 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var labelSmoothing: Float = 0
     /// Per-class weights of the training loss; nil: every class weighs 1.
     public var classWeights: ClassWeights?
+    /// Clip the total L2 norm of the trainable parameters' gradients to this before each
+    /// optimiser step (`GradientClipping`); nil: no clipping.
+    public var clipGrad: Float?
     public var batchSize = 32
+    /// Micro-batches of `batchSize` whose gradients are summed into one optimiser step
+    /// (gradient accumulation); an epoch's last, shorter group still steps. 1: a step per batch.
+    public var accumulate = 1
     /// Square training crop; nil: the backbone's own size.
     public var inputSize: Int?
     /// Fraction of one image tree held out for validation when DIR has no train/val folders.
@@ -102,6 +108,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// image takes 1.5-3 ms of one core, against 12 ms of core time for the cheapest installed
     /// backbone's forward pass (mobilenet-v2 at 224 px); a frozen stage asks no more than that.
     public static func defaultWorkers(threads: Int) -> Int { max(2, (threads + 3) / 4) }
+
+    /// Optimiser steps in an epoch of `batches` micro-batches: one per `accumulate` of them, the
+    /// leftover ones included.
+    public func steps(perEpochOf batches: Int) -> Int { (batches + accumulate - 1) / accumulate }
 
     /// The cores this process may use (Foundation reads the CPU affinity mask), within `Limits.threads`.
     public static var availableCores: Int { min(max(1, ProcessInfo.processInfo.activeProcessorCount), Limits.threads) }

@@ -16,7 +16,8 @@ public struct TrainingState: Codable, Sendable, Equatable {
     public var stage: Int
     /// Epochs finished within that stage.
     public var epochInStage: Int
-    /// Batches finished within the epoch in progress (non-zero after an interruption).
+    /// Batches finished within the epoch in progress (non-zero after an interruption): with
+    /// `options.accumulate`, a multiple of it (a run stops between optimiser steps) or all of them.
     public var batchInEpoch: Int
     /// Optimiser steps so far, across stages.
     public var globalStep: Int
@@ -186,7 +187,8 @@ public struct TrainingState: Codable, Sendable, Equatable {
     }
 
     /// The counters against the run's plan: `stageEpochs` (epochs of each stage) and `batches`
-    /// (batches per epoch), so that every index the loop forms from them is in range.
+    /// (batches per epoch, `options.accumulate` of them to an optimiser step), so that every
+    /// index the loop forms from them is in range.
     func checkProgress(stageEpochs: [Int], batches: Int, file: String) throws {
         func check(_ ok: Bool, _ field: String, _ problem: String) throws {
             if !ok { throw TrainingError.resume("\(file): \(field) \(problem)") }
@@ -196,12 +198,15 @@ public struct TrainingState: Codable, Sendable, Equatable {
         let inStage = stage < stageEpochs.count ? stageEpochs[stage] : 0
         try check(epochInStage <= inStage, "epochInStage", "\(epochInStage) is past the stage's \(inStage) epochs")
         try check(batchInEpoch <= batches, "batchInEpoch", "\(batchInEpoch) is past the epoch's \(batches) batches")
+        try check(batchInEpoch % options.accumulate == 0 || batchInEpoch == batches, "batchInEpoch",
+                  "\(batchInEpoch) is inside a step of \(options.accumulate) accumulated batches")
         try check(epochsWithoutImprovement <= epochInStage, "epochsWithoutImprovement", "is more than epochInStage (\(epochInStage))")
         let images = CheckedSize.product(batchInEpoch, options.batchSize) ?? Int.max
         try check(epochSeen <= images, "epochSeen", "\(epochSeen) is more than \(batchInEpoch) batches hold")
         let done = stageEpochs.prefix(stage).reduce(0, +) + epochInStage
         try check((bestEpoch ?? 0) <= done, "bestEpoch", "\(bestEpoch ?? 0) is past the \(done) finished epoch(s)")
-        let steps = CheckedSize.sum(CheckedSize.product(done, batches) ?? Int.max, batchInEpoch) ?? Int.max
+        let steps = CheckedSize.sum(CheckedSize.product(done, options.steps(perEpochOf: batches)) ?? Int.max,
+                                    options.steps(perEpochOf: batchInEpoch)) ?? Int.max
         try check(globalStep <= steps, "globalStep", "\(globalStep) is more than the \(steps) steps of the finished epochs")
     }
 }
