@@ -5,7 +5,7 @@ import PackageDescription
 /// `make fuzz` (see the Makefile). Each target is one executable, `Fuzz<Name>`, whose single
 /// source file exports `LLVMFuzzerTestOneInput`; libFuzzer supplies `main`. Seed inputs live in
 /// `Corpus/<name>/`.
-let fuzzTargets = ["SafeTensors", "TorchCheckpoint", "ELFCheck", "PNG", "JPEG", "Manifest", "ModelFile", "RunState", "Metrics"]
+let fuzzTargets = ["SafeTensors", "TorchCheckpoint", "ELFCheck", "PNG", "JPEG", "Manifest", "ModelFile", "RunState", "Metrics", "ClassWeights"]
 
 let package = Package(
     name: "finetune-fuzz",
