@@ -46,6 +46,8 @@ extension Trainer {
                 ?? Executor(model: model, batchSize: options.batchSize, training: true, frozenGroups: stage.frozenGroups,
                          batchNorm: stage.batchNorm)
             let trainable = cached?.model.parameters ?? model.parameters.filter { !stage.frozenGroups.contains($0.group) }
+            let step = TrainingStep(executor: executor, classes: classes.count, labelSmoothing: options.labelSmoothing,
+                                    classWeights: lossWeights)
             let optimizer = makeOptimizer()
             if let saved = resumedOptimizer, state.epochInStage > 0 || state.batchInEpoch > 0 {
                 do { try optimizer.load(saved, for: trainable) } catch {
@@ -101,31 +103,14 @@ extension Trainer {
                         let lrFactor = stageLR(state.globalStep - stageStartStep) / stage.lr
                         var rng = micro == 0 ? SplitMix64(seed: options.seed, UInt64(state.globalStep))
                             : SplitMix64(seed: options.seed, UInt64(state.globalStep), UInt64(micro))
-                        let logits = batch.images.withUnsafeBufferPointer { executor.forward($0.baseAddress!, count: n, rng: &rng) }
-                        var dLogits = [Float](repeating: 0, count: n * classes.count)
-                        let loss = batch.labels.withUnsafeBufferPointer { labels in
-                            dLogits.withUnsafeMutableBufferPointer { d in
-                                (lossWeights ?? []).withUnsafeBufferPointer { w in
-                                    SoftmaxCrossEntropy.forwardBackward(logits: logits, labels: labels.baseAddress!, n: n, classes: classes.count,
-                                                                        labelSmoothing: options.labelSmoothing,
-                                                                        classWeights: lossWeights == nil ? nil : w.baseAddress,
-                                                                        dLogits: d.baseAddress!)
-                                }
-                            }
-                        }
+                        // The step's loss is the mean of its batches' losses.
+                        let result = step.run(batch, gradientScale: 1 / Float(group), rng: &rng)
+                        let loss = result.loss, correct = result.correct
                         guard loss.isFinite else {
                             throw TrainingError.diverged("the loss became \(loss) at epoch \(epoch), batch \(batchIndex + 1) (stage \(stage.name)); stopped. "
                                 + (committed ? "last.safetensors and best.safetensors hold the last good epochs. " : "")
                                 + "Lower --lr (now \(stage.lr * lrFactor)) and train again")
                         }
-                        var correct = 0
-                        for i in 0..<n where argmax(logits + i * classes.count, count: classes.count) == Int(batch.labels[i]) { correct += 1 }
-                        if group > 1 {  // the step's loss is the mean of its batches' losses
-                            let scale = 1 / Float(group)
-                            for i in dLogits.indices { dLogits[i] *= scale }
-                        }
-                        executor.backward(dLogits)  // adds into the gradients
-                        withExtendedLifetime(batch) {}  // backward read the images through forward's pointer
                         state.epochLossSum += Double(loss) * Double(n)
                         state.epochCorrect += correct
                         state.epochSeen += n
