@@ -114,6 +114,9 @@ struct Train: ParsableCommand {
             add("--rotation", a.rotation) { $0.rotation = $1 }
             add("--shear", a.shear) { $0.shear = $1 }
             add("--color-jitter", a.colorJitter) { $0.colorJitter = $1 }
+            add("--mixup", a.mixup) { $0.mixup.mixupAlpha = $1 }
+            add("--cutmix", a.cutmix) { $0.mixup.cutmixAlpha = $1 }
+            add("--ema", t.ema) { $0.ema = $1 }
             add("--max-image-pixels", dataOptions.image.maxImagePixels) { $0.maxImagePixels = $1 }
             return list
         }

@@ -35,6 +35,11 @@ extension TrainingOptions {
         try InvalidOption.check(rotation.isFinite && (0...180).contains(rotation), "--rotation", "a number of degrees from 0 to 180")
         try InvalidOption.check(shear.isFinite && (0..<90).contains(shear), "--shear", "a number of degrees in [0, 90)")
         try InvalidOption.check(colorJitter.isFinite && (0...1).contains(colorJitter), "--color-jitter", "a number from 0 to 1")
+        try InvalidOption.check(mixup.mixupAlpha.isFinite && (0...100).contains(mixup.mixupAlpha), "--mixup", "an alpha from 0 (off) to 100")
+        try InvalidOption.check(mixup.cutmixAlpha.isFinite && (0...100).contains(mixup.cutmixAlpha), "--cutmix", "an alpha from 0 (off) to 100")
+        try InvalidOption.check((0...1).contains(mixup.probability) && (0...1).contains(mixup.switchProbability),
+                                "the mixing probabilities", "fractions from 0 to 1")
+        try InvalidOption.check(ema.map { $0.isFinite && $0 > 0 && $0 < 1 } ?? true, "--ema", "a decay between 0 and 1 (exclusive), e.g. 0.999")
         try InvalidOption.check(cacheFeatures.map { (0...1000).contains($0) } ?? true, "--cache-features",
                   "an integer from 0 (keep no features) to 1000 views")
         try InvalidOption.check((1...1_000_000).contains(logEvery), "the logging interval", "an integer from 1 to 1000000")

@@ -82,6 +82,12 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var rotation: Double = 0
     public var shear: Double = 0
     public var colorJitter: Double = 0
+    /// Mixup and CutMix of each training batch (`Mixup`), in stages whose steps run the whole
+    /// network; off by default.
+    public var mixup = Mixup()
+    /// Keep an exponential moving average of the weights with this decay (`ModelEMA`), in stages
+    /// whose steps run the whole network; validated and saved beside the plain weights. nil: none.
+    public var ema: Double?
     /// Stages whose whole backbone is frozen train the head on its pooled features; this many
     /// augmented views of each training image are kept in memory (see `FeatureCache`). nil: as
     /// many as the stage has epochs (exactly the augmentation the whole network would see), when

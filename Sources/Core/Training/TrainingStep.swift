@@ -16,27 +16,39 @@ struct TrainingStep {
     }
 
     /// - Parameters:
+    ///   - targets: soft targets, (count, classes), for a mixed batch (`Mixup`); nil: the labels.
+    ///     A sample is then correct where its largest logit is its largest target's class.
     ///   - gradientScale: multiplies the loss's gradient (1/k for one of k accumulated batches).
     ///   - rng: draws dropout and stochastic-depth masks.
     /// - Returns: the loss and the correct count; with a loss that is not finite nothing was
     ///   added to the gradients.
-    func run(_ batch: Batch, gradientScale: Float = 1, rng: inout SplitMix64) -> Result {
+    func run(_ batch: Batch, targets: [Float]? = nil, gradientScale: Float = 1, rng: inout SplitMix64) -> Result {
         let n = batch.count
         return batch.images.withUnsafeBufferPointer { images in
             let logits = executor.forward(images.baseAddress!, count: n, rng: &rng)
             var dLogits = [Float](repeating: 0, count: n * classes)
-            let loss = batch.labels.withUnsafeBufferPointer { labels in
-                dLogits.withUnsafeMutableBufferPointer { d in
-                    (classWeights ?? []).withUnsafeBufferPointer { w in
+            let loss = dLogits.withUnsafeMutableBufferPointer { d in
+                (classWeights ?? []).withUnsafeBufferPointer { w in
+                    let weights = classWeights == nil ? nil : w.baseAddress
+                    if let targets {
+                        return targets.withUnsafeBufferPointer { t in
+                            SoftmaxCrossEntropy.forwardBackward(logits: logits, targets: t.baseAddress!, n: n, classes: classes,
+                                                                classWeights: weights, dLogits: d.baseAddress!)
+                        }
+                    }
+                    return batch.labels.withUnsafeBufferPointer { labels in
                         SoftmaxCrossEntropy.forwardBackward(logits: logits, labels: labels.baseAddress!, n: n, classes: classes,
-                                                            labelSmoothing: labelSmoothing,
-                                                            classWeights: classWeights == nil ? nil : w.baseAddress,
+                                                            labelSmoothing: labelSmoothing, classWeights: weights,
                                                             dLogits: d.baseAddress!)
                     }
                 }
             }
             var correct = 0
-            for i in 0..<n where argmax(logits + i * classes, count: classes) == Int(batch.labels[i]) { correct += 1 }
+            for i in 0..<n {
+                let label = targets.map { t in t.withUnsafeBufferPointer { argmax($0.baseAddress! + i * classes, count: classes) } }
+                    ?? Int(batch.labels[i])
+                if argmax(logits + i * classes, count: classes) == label { correct += 1 }
+            }
             guard loss.isFinite else { return Result(loss: loss, correct: correct) }
             if gradientScale != 1 {
                 for i in dLogits.indices { dLogits[i] *= gradientScale }
