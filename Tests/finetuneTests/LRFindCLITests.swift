@@ -57,6 +57,13 @@ final class LRFindCLITests: CLITestCase {
         }
     }
 
+    func testTrainLRAutoWithoutAFreezeStageToSweepIsAUsageError() throws {
+        let r = try runFinetune(["train", "--backbone", "resnet18", "--data", "missing", "--output", "run", "--lr", "auto",
+                                 "--freeze-epochs", "0"])
+        XCTAssertEqual(r.status, 64, "a usage error, before the (missing) images are looked for: \(r.stderr)")
+        XCTAssertTrue(r.stderr.contains("--lr auto finds the rate of two-stage's freeze stage"), r.stderr)
+    }
+
     func testTrainLRAutoSavesTheRateFoundAndResumeKeepsIt() throws {
         let data = try demoData()
         let run = dir.appendingPathComponent("run").path
@@ -74,6 +81,7 @@ final class LRFindCLITests: CLITestCase {
         let again = try runFinetune(["train", "--resume", run, "--lr", "auto"])
         XCTAssertNotEqual(again.status, 0)
         XCTAssertTrue(again.stderr.contains("--lr cannot change on --resume"), again.stderr)
+        XCTAssertTrue(again.stderr.contains("the run keeps auto (found \(rate))"), again.stderr)
         let resumed = try runFinetune(["train", "--resume", run])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertFalse(resumed.stdout.contains("--lr auto"), "no second search:\n\(resumed.stdout)")

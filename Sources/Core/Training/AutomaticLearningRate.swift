@@ -8,7 +8,7 @@
 ///
 /// Once found, the rate is kept here and in `lr`, which the run's state saves, so `--resume`
 /// trains on at it without searching again.
-public struct AutomaticLearningRate: Codable, Equatable, Sendable {
+public struct AutomaticLearningRate: Codable, Equatable, Sendable, CustomStringConvertible {
     /// The suggestion taken from the range test.
     public var method: LearningRateFinder.Method = .valley
     /// The sweep the test runs.
@@ -17,6 +17,9 @@ public struct AutomaticLearningRate: Codable, Equatable, Sendable {
     public var found: Float?
 
     public init() {}
+
+    /// As a message about `--lr` shows it: "auto (found 0.0012)".
+    public var description: String { "auto" + (found.map { " (found \($0))" } ?? "") }
 
     /// Throws `InvalidOption` when a value (read back from a run folder) is out of range: the
     /// sweep as `lr-find`'s options, the rate found as `--lr`, and `lr` equal to it.
