@@ -21,9 +21,10 @@ struct LRFind: ParsableCommand {
         tenth of the rate at the lowest loss). Draws the curve in the terminal and as an SVG \
         file (--plot).
 
-        Takes train's options but those of a run's length, output and rates: --lr, \
-        --finetune-lr, --schedule and --warmup, shown below with train's other optimisation \
-        options, are refused.
+        Takes train's options except those of a run's length, output and rates (--epochs, \
+        --output, --resume, --patience, ...); --lr, --finetune-lr, --schedule and --warmup show \
+        below among the optimisation options shared with train, and are refused. --backbone and \
+        --data are required.
         """)
 
     @OptionGroup(title: "Data") var dataOptions: TrainDataOptions

@@ -245,9 +245,19 @@ final class TrainingLearningRateFinderTests: XCTestCase {
         let html = try String(contentsOfFile: o.output + "/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("\(rate), found by the learning-rate range test"), "the report says where the rate came from")
 
-        // A state whose rate found is not its --lr is refused, as a flag out of range would be.
-        var tampered = saved
-        tampered.lr = rate * 2
-        XCTAssertThrowsError(try tampered.validate()) { XCTAssertTrue("\($0)".contains("--lr auto"), "\($0)") }
+        // A state whose rate found is not its --lr, or whose sweep is out of range, is refused
+        // as the flags would be.
+        var state = try TrainingState(contentsOf: RunFolder(URL(fileURLWithPath: o.output)).url(.state))
+        for (tamper, names) in [({ (s: inout TrainingState) in s.options.lr = rate * 2 }, "--lr auto"),
+                                ({ (s: inout TrainingState) in s.options.automaticLR?.found = -1; s.options.lr = -1 }, "--lr"),
+                                ({ (s: inout TrainingState) in s.options.automaticLR?.sweep.steps = 2 }, "--steps")] {
+            var tampered = state
+            tamper(&tampered)
+            XCTAssertThrowsError(try TrainingState(data: try tampered.encoded(), file: "state.json")) {
+                XCTAssertTrue("\($0)".contains("state.json: options: \(names)"), "\($0)")
+            }
+        }
+        state.options.automaticLR = nil
+        XCTAssertNoThrow(try TrainingState(data: try state.encoded(), file: "state.json"), "a state from before --lr auto")
     }
 }
