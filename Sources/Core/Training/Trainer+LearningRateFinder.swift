@@ -9,7 +9,9 @@ extension Trainer {
     /// stage's rate ratio. Each step trains at the sweep's rate with a fresh optimiser of the
     /// configured kind, continuing into further epochs when one has fewer batches than the
     /// sweep has steps. Afterwards every tensor of the model (weights and batch-norm buffers)
-    /// is restored and the gradients are zero; nothing is written to the run folder.
+    /// is restored and the gradients are zero; nothing is written to the run folder. Batches go
+    /// through the whole network, never through cached features: in a frozen stage the head
+    /// is swept on the raw pooled features, also where the run would standardize cached ones.
     /// - Parameters:
     ///   - calibrate: measure the batch-norm statistics first, as the run would before its first
     ///     step (`Trainer+BatchNormCalibration.swift`); nil: when the run would.
