@@ -63,7 +63,7 @@ public struct LearningRateFinder: Sendable {
     public enum Stop: String, Sendable {
         /// All `steps` steps were taken.
         case completed
-        /// The smoothed loss exceeded 4 times its best (fastai's `stop_div`).
+        /// The smoothed loss exceeded 4 times its best (fastai's `stop_div`), or became infinite.
         case diverged
         /// The loss was not a number; fastai records NaN and trains on, which changes nothing
         /// the suggestions see (see `curve`), so the sweep stops here.
