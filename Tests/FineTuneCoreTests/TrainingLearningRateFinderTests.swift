@@ -222,14 +222,15 @@ final class TrainingLearningRateFinderTests: XCTestCase {
         automatic.sweep.steps = 20
         o.automaticLR = automatic
         var found: [String] = []
-        func trainer(_ o: TrainingOptions, resume: Bool, stopAfter polls: Int?) throws -> Trainer {
-            var count = 0
+        // Stops (when asked to) after the run's first step, whatever the sweep and the features polled before.
+        func trainer(_ o: TrainingOptions, resume: Bool, stopAfterFirstStep: Bool) throws -> Trainer {
+            var runSteps = 0
             return try Trainer(options: o, catalog: BuiltInBackboneTests.catalog, resume: resume, onEvent: { event in
                 if case .info(let m) = event, m.hasPrefix("--lr auto") { found.append(m) }
-            }, shouldStop: { count += 1; return polls.map { count > $0 } ?? false })
+                if case .progress(let p) = event, p.stage != "lr-find" { runSteps += 1 }
+            }, shouldStop: { stopAfterFirstStep && runSteps >= 1 })
         }
-        // The sweep polls before each of its 20 steps; then stop in the run's first epoch.
-        guard case .interrupted = try trainer(o, resume: false, stopAfter: 22).run() else { return XCTFail("expected an interruption") }
+        guard case .interrupted = try trainer(o, resume: false, stopAfterFirstStep: true).run() else { return XCTFail("expected an interruption") }
         XCTAssertEqual(found.count, 1, "\(found)")
         let saved = try TrainingState(contentsOf: RunFolder(URL(fileURLWithPath: o.output)).url(.state)).options
         let rate = try XCTUnwrap(saved.automaticLR?.found)
@@ -237,7 +238,7 @@ final class TrainingLearningRateFinderTests: XCTestCase {
         XCTAssertNotEqual(rate, TrainingOptions(backbone: "", data: "", output: "").lr)
         XCTAssertTrue(found[0].contains("training at --lr \(rate)"), found[0])
 
-        guard case .finished = try trainer(saved, resume: true, stopAfter: nil).run() else { return XCTFail("interrupted again") }
+        guard case .finished = try trainer(saved, resume: true, stopAfterFirstStep: false).run() else { return XCTFail("interrupted again") }
         XCTAssertEqual(found.count, 1, "the resumed run does not search again")
         let records = Trainer.readRecords(URL(fileURLWithPath: o.output)).filter { $0.kind == .step }
         XCTAssertFalse(records.isEmpty)

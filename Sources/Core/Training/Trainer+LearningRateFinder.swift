@@ -9,9 +9,9 @@ extension Trainer {
     /// stage's rate ratio. Each step trains at the sweep's rate with a fresh optimiser of the
     /// configured kind, continuing into further epochs when one has fewer batches than the
     /// sweep has steps. Afterwards every tensor of the model (weights and batch-norm buffers)
-    /// is restored and the gradients are zero; nothing is written to the run folder. Batches go
-    /// through the whole network, never through cached features: in a frozen stage the head
-    /// is swept on the raw pooled features, also where the run would standardize cached ones.
+    /// is restored and the gradients are zero; nothing is written to the run folder. A frozen
+    /// stage's head is swept as the run trains it: in its own model, on the backbone's features
+    /// computed batch by batch through the inference path, standardized where the run's are.
     /// - Parameters:
     ///   - calibrate: measure the batch-norm statistics first, as the run would before its first
     ///     step (`Trainer+BatchNormCalibration.swift`); nil: when the run would.
@@ -26,15 +26,30 @@ extension Trainer {
         }
         if calibrate ?? calibratesBatchNorm { try calibrateBatchNorm() }
         let stage = stages[0]
-        let executor = try Executor(model: model, batchSize: options.batchSize, training: true, frozenGroups: stage.frozenGroups,
-                                    batchNorm: stage.batchNorm)
-        let trainable = model.parameters.filter { !stage.frozenGroups.contains($0.group) }
+        // A frozen stage: the head alone, on features (see Trainer+FeatureCache.swift), none kept.
+        let cached = try freezesWholeBackbone(stage)
+            ? CachedHead(classifier: model, cache: FeatureCache(model: model, views: 0, train: train, validation: validation,
+                                                                standardizes: options.standardizeCachedFeatures),
+                         batchSize: options.batchSize)
+            : nil
+        if let cached, !prepareFeatures(cached, epoch: 1) {
+            var stopped = LearningRateFinder(sweep: sweep)
+            stopped.interrupt()
+            return stopped
+        }
+        let trained = cached?.model ?? model
+        let executor = try cached?.executor
+            ?? Executor(model: model, batchSize: options.batchSize, training: true, frozenGroups: stage.frozenGroups,
+                        batchNorm: stage.batchNorm)
+        let trainable = cached?.model.parameters ?? model.parameters.filter { !stage.frozenGroups.contains($0.group) }
         let step = TrainingStep(executor: executor, classes: classes.count, labelSmoothing: options.labelSmoothing,
                                 classWeights: lossWeights)
         let optimizer = makeOptimizer()
         let head = graph.groups.count - 1
-        let backboneRatio = (stage.backboneLR ?? stage.lr) / stage.lr
-        var batches = EpochChain(loader: train)
+        let backboneRatio = cached == nil ? (stage.backboneLR ?? stage.lr) / stage.lr : 1
+        var batches = EpochChain { epoch in
+            cached?.cache.trainingBatches(epoch: epoch, loader: self.train).batches ?? AnySequence(self.train.epoch(epoch))
+        }
         var finder = LearningRateFinder(sweep: sweep)
         let started = Date()
         onEvent(.info("lr-find: \(sweep.steps) steps from \(sweep.startLR) to \(sweep.endLR), stage \(stage.name) "
@@ -62,8 +77,8 @@ extension Trainer {
             }
             if loss.isFinite {
                 if let maxNorm = options.clipGrad { GradientClipping.clip(trainable, maxNorm: maxNorm) }
-                optimizer.step(trainable) { $0.group == head ? lr : lr * backboneRatio }
-                model.markChanged()
+                optimizer.step(trainable) { cached != nil || $0.group == head ? lr : lr * backboneRatio }
+                trained.markChanged()
             }
             finder.record(loss: loss)
             let elapsed = Date().timeIntervalSince(started)
@@ -121,19 +136,19 @@ extension Trainer {
 
 /// The training batches of epoch 1, 2, ... one after another, as many as asked for.
 private struct EpochChain {
-    let loader: DataLoader
+    let batches: (Int) -> AnySequence<Batch>
     var epoch = 1
-    var current: DataLoader.Epoch
+    var current: AnySequence<Batch>.Iterator
 
-    init(loader: DataLoader) {
-        self.loader = loader
-        current = loader.epoch(1)
+    init(batches: @escaping (Int) -> AnySequence<Batch>) {
+        self.batches = batches
+        current = batches(1).makeIterator()
     }
 
     mutating func next() throws -> Batch {
         if let batch = current.next() { return batch }
         epoch += 1
-        current = loader.epoch(epoch)
+        current = batches(epoch).makeIterator()
         guard let batch = current.next() else {
             throw TrainingError.data("no training batch could be read (epoch \(epoch) had none): the range test needs images")
         }
