@@ -38,12 +38,7 @@ extension Trainer {
             return stopped
         }
         let trained = cached?.model ?? model
-        let executor = try cached?.executor
-            ?? Executor(model: model, batchSize: options.batchSize, training: true, frozenGroups: stage.frozenGroups,
-                        batchNorm: stage.batchNorm)
-        let trainable = cached?.model.parameters ?? model.parameters.filter { !stage.frozenGroups.contains($0.group) }
-        let step = TrainingStep(executor: executor, classes: classes.count, labelSmoothing: options.labelSmoothing,
-                                classWeights: lossWeights)
+        let (step, trainable) = try trainingStep(for: stage, cached: cached)
         let optimizer = makeOptimizer()
         let head = graph.groups.count - 1
         let backboneRatio = cached == nil ? (stage.backboneLR ?? stage.lr) / stage.lr : 1

@@ -43,12 +43,7 @@ extension Trainer {
             // With cached features the head trains alone, in its own model (see Trainer+FeatureCache.swift).
             let cached = try cachedHead(for: stage)
             lastCached = cached
-            let executor = try cached?.executor
-                ?? Executor(model: model, batchSize: options.batchSize, training: true, frozenGroups: stage.frozenGroups,
-                         batchNorm: stage.batchNorm)
-            let trainable = cached?.model.parameters ?? model.parameters.filter { !stage.frozenGroups.contains($0.group) }
-            let step = TrainingStep(executor: executor, classes: classes.count, labelSmoothing: options.labelSmoothing,
-                                    classWeights: lossWeights)
+            let (step, trainable) = try trainingStep(for: stage, cached: cached)
             let optimizer = makeOptimizer()
             let resumedInsideStage = resumedOptimizer != nil && (state.epochInStage > 0 || state.batchInEpoch > 0)
             if let saved = resumedOptimizer, resumedInsideStage {
@@ -236,6 +231,17 @@ extension Trainer {
         let best = try evaluateBest(evaluator, cached: lastCached)
         try writeBestCopy()
         return .finished(best: best)
+    }
+
+    /// The steps of `stage` and the parameters they train: the cached head's model alone, or the
+    /// whole network with the stage's frozen groups and batch-norm mode.
+    func trainingStep(for stage: Stage, cached: CachedHead?) throws -> (step: TrainingStep, trainable: [Model.Slot]) {
+        let executor = try cached?.executor
+            ?? Executor(model: model, batchSize: options.batchSize, training: true, frozenGroups: stage.frozenGroups,
+                        batchNorm: stage.batchNorm)
+        let trainable = cached?.model.parameters ?? model.parameters.filter { !stage.frozenGroups.contains($0.group) }
+        return (TrainingStep(executor: executor, classes: classes.count, labelSmoothing: options.labelSmoothing,
+                             classWeights: lossWeights), trainable)
     }
 
     /// The weight average of a stage that trains backbone layers (`--ema`): the saved one when
