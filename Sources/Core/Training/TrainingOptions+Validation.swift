@@ -35,6 +35,14 @@ extension TrainingOptions {
         try InvalidOption.check(rotation.isFinite && (0...180).contains(rotation), "--rotation", "a number of degrees from 0 to 180")
         try InvalidOption.check(shear.isFinite && (0..<90).contains(shear), "--shear", "a number of degrees in [0, 90)")
         try InvalidOption.check(colorJitter.isFinite && (0...1).contains(colorJitter), "--color-jitter", "a number from 0 to 1")
+        try InvalidOption.check(randAugmentOps, in: 1...10, "--rand-augment-ops")
+        try InvalidOption.check(randAugmentMagnitude, in: 0...30, "--rand-augment-magnitude")
+        try InvalidOption.check(randomErasing.isFinite && (0...1).contains(randomErasing), "--random-erasing",
+                                "a probability from 0 to 1")
+        try InvalidOption.check(cropScale.isOrdered(within: 0...1, openBelow: true), "--crop-scale",
+                                "MIN,MAX with 0 < MIN <= MAX <= 1 (fractions of the image area), got \(cropScale)")
+        try InvalidOption.check(cropRatio.isOrdered(within: 0.01...100, openBelow: false), "--crop-ratio",
+                                "MIN,MAX with 0 < MIN <= MAX, both from 0.01 to 100 (width / height), got \(cropRatio)")
         try InvalidOption.check(cacheFeatures.map { (0...1000).contains($0) } ?? true, "--cache-features",
                   "an integer from 0 (keep no features) to 1000 views")
         try InvalidOption.check((1...1_000_000).contains(logEvery), "the logging interval", "an integer from 1 to 1000000")
