@@ -50,12 +50,12 @@ extension Image {
     public func posterized(bits: Int) -> Image {
         precondition((1...8).contains(bits), "posterize keeps 1 to 8 bits, got \(bits)")
         let mask = UInt8(truncatingIfNeeded: ~((1 << (8 - bits)) - 1))
-        return mappedPerChannel { _ in (0..<256).map { UInt8($0) & mask } }
+        return mappedPerChannel(histogram: false) { _ in (0..<256).map { UInt8($0) & mask } }
     }
 
     /// PIL's `ImageOps.solarize(image, threshold)`: values >= `threshold` become 255 - value.
     public func solarized(threshold: Double) -> Image {
-        mappedPerChannel { _ in (0..<256).map { Double($0) < threshold ? UInt8($0) : UInt8(255 - $0) } }
+        mappedPerChannel(histogram: false) { _ in (0..<256).map { Double($0) < threshold ? UInt8($0) : UInt8(255 - $0) } }
     }
 
     /// PIL's `ImageOps.autocontrast(image)`: each channel stretched so its lowest value becomes 0
@@ -113,14 +113,33 @@ extension Image {
         return out
     }
 
-    /// Every value mapped through a 256-entry table per channel, built from that channel's histogram.
-    private func mappedPerChannel(_ table: ([Int]) -> [UInt8]) -> Image {
+    /// Every value mapped through a 256-entry table per channel, built from that channel's
+    /// histogram (counted only when `table` reads it: `histogram` false passes empty arrays).
+    private func mappedPerChannel(histogram counted: Bool = true, _ table: ([Int]) -> [UInt8]) -> Image {
         let c = channels
-        var histograms = [[Int]](repeating: [Int](repeating: 0, count: 256), count: c)
-        for i in 0..<pixels.count { histograms[i % c][Int(pixels[i])] += 1 }
-        let tables = histograms.map(table)
+        var counts = [Int](repeating: 0, count: c * 256)
+        if counted {
+            pixels.withUnsafeBufferPointer { p in
+                counts.withUnsafeMutableBufferPointer { h in
+                    var i = 0
+                    while i < p.count {
+                        for k in 0..<c { h[k * 256 + Int(p[i + k])] += 1 }
+                        i += c
+                    }
+                }
+            }
+        }
+        let tables = (0..<c).flatMap { k in table(counted ? Array(counts[(k * 256)..<(k * 256 + 256)]) : []) }
         var out = self
-        for i in 0..<out.pixels.count { out.pixels[i] = tables[i % c][Int(pixels[i])] }
+        tables.withUnsafeBufferPointer { t in
+            out.pixels.withUnsafeMutableBufferPointer { p in
+                var i = 0
+                while i < p.count {
+                    for k in 0..<c { p[i + k] = t[k * 256 + Int(p[i + k])] }
+                    i += c
+                }
+            }
+        }
         return out
     }
 
