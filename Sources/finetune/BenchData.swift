@@ -9,7 +9,8 @@ struct BenchData: ParsableCommand {
         abstract: "Measure images/s of decoding plus training augmentation.",
         discussion: """
         Writes synthetic 500x375 JPEGs and 300x300 gray PNGs, then times the data loader with \
-        RandomResizedCrop(224), a horizontal flip and ImageNet normalisation. \
+        RandomResizedCrop(224), a horizontal flip and ImageNet normalisation; --auto-augment and \
+        --random-erasing add those augmentations, as train's options of the same names. \
         tools/bench_data.py runs this and PIL + torchvision on the same files, side by side.
         """
     )
