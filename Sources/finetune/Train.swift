@@ -120,6 +120,9 @@ struct Train: ParsableCommand {
             add("--random-erasing", a.randomErasing) { $0.randomErasing = $1 }
             add("--crop-scale", a.cropScale) { $0.cropScale = $1 }
             add("--crop-ratio", a.cropRatio) { $0.cropRatio = $1 }
+            add("--mixup", a.mixup) { $0.mixup.mixupAlpha = $1 }
+            add("--cutmix", a.cutmix) { $0.mixup.cutmixAlpha = $1 }
+            add("--ema", t.ema) { $0.ema = $1 }
             add("--max-image-pixels", dataOptions.image.maxImagePixels) { $0.maxImagePixels = $1 }
             return list
         }

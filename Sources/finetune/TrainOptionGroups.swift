@@ -70,6 +70,8 @@ struct TrainOptimisationOptions: ParsableArguments {
     @Option(help: "Images per batch (default: \(d.batchSize)).") var batchSize: Int?
     @Option(help: ArgumentHelp("Gradient accumulation: sum the gradients of N batches of --batch-size (each loss scaled by 1/N) into one optimiser step, as one batch of N x --batch-size would give without batch-norm effects. The schedule, --warmup, --log-every and progress count optimiser steps; an epoch's leftover batches still make a step (default: 1).", valueName: "N"))
     var accumulate: Int?
+    @Option(help: ArgumentHelp("Keep an exponential moving average of the weights (timm's ModelEmaV2): after each optimiser step ema = DECAY * ema + (1 - DECAY) * weights, batch-norm statistics included. Validated every epoch beside the plain weights and saved as ema.safetensors; best.safetensors comes from whichever scores better. In stages that train backbone layers (default: off; typical 0.999 to 0.9999, closer to 1 for more steps).", valueName: "DECAY"))
+    var ema: Double?
     @Option(help: "Seed of every random choice: same seed, same run (default: \(d.seed)).") var seed: UInt64?
 }
 
@@ -91,6 +93,10 @@ struct TrainAugmentationOptions: ParsableArguments {
     var cropScale: Interval?
     @Option(help: ArgumentHelp("Aspect ratio (width / height) range of the random resized crop (default: 3/4,4/3).", valueName: "MIN,MAX"))
     var cropRatio: Interval?
+    @Option(help: ArgumentHelp("Mixup of each training batch with its mirror order, lam ~ Beta(ALPHA, ALPHA), with soft targets, as timm's --mixup (typical 0.2 to 0.8; default: off). In stages that train backbone layers; a frozen stage's head trains unmixed.", valueName: "ALPHA"))
+    var mixup: Double?
+    @Option(help: ArgumentHelp("CutMix of each training batch, as timm's --cutmix (typical 1.0; default: off). With --mixup too, each batch takes one of them at even odds.", valueName: "ALPHA"))
+    var cutmix: Double?
 }
 
 struct TrainOutputOptions: ParsableArguments {

@@ -170,6 +170,62 @@ final class TrainingEndToEndTests: XCTestCase {
         XCTAssertEqual(state.bestValue, best.val_balanced_accuracy, "best is by balanced accuracy")
     }
 
+    /// Mixup, CutMix and the weight average resume too: an interrupted run ends where an
+    /// uninterrupted one ends, its average saved beside the weights and validated every epoch.
+    func testMixupCutMixAndEMAResumeWhereAnUninterruptedRunEnds() throws {
+        func mixed() -> TrainingOptions {
+            var o = options(.full)
+            o.epochs = 2
+            o.mixup = Mixup(mixupAlpha: 0.4, cutmixAlpha: 1)
+            o.ema = 0.9
+            return o
+        }
+        let a = mixed(), b = mixed()
+        _ = try trainer(a).run()
+        // 4 steps per epoch: stopped after 2 steps of epoch 2 (polled before each step, each of the
+        // 2 validation batches and after validation, for the weights and for their average).
+        guard case .interrupted = try trainer(b, stopAfter: 12).run() else { return XCTFail("expected an interruption") }
+        XCTAssertEqual(try TrainingState(contentsOf: RunFolder(URL(fileURLWithPath: b.output)).url(.state)).batchInEpoch, 2)
+        guard case .finished = try trainer(b, resume: true).run() else { return XCTFail("interrupted again") }
+        for file in ["/last.safetensors", "/best.safetensors", "/ema.safetensors"] {
+            let x = try ModelFile(contentsOf: URL(fileURLWithPath: a.output + file)).tensors
+            let y = try ModelFile(contentsOf: URL(fileURLWithPath: b.output + file)).tensors
+            XCTAssertEqual(x.map(\.name), y.map(\.name))
+            for (p, q) in zip(x, y) {
+                let scale = max(p.values.map(abs).max() ?? 0, 1e-6)
+                let worst = zip(p.values, q.values).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(worst / scale, 1e-5, file + " " + p.name)
+            }
+        }
+        let last = try ModelFile(contentsOf: URL(fileURLWithPath: a.output + "/last.safetensors")).tensors
+        let average = try ModelFile(contentsOf: URL(fileURLWithPath: a.output + "/ema.safetensors")).tensors
+        XCTAssertNotEqual(last.first { $0.name.hasSuffix("weight") }?.values, average.first { $0.name.hasSuffix("weight") }?.values,
+                          "the average is not the weights")
+        let records = Trainer.readRecords(URL(fileURLWithPath: b.output)).filter { $0.kind == .epoch }
+        XCTAssertEqual(records.map(\.epoch), [1, 2])
+        XCTAssertTrue(records.allSatisfy { $0.ema_val_accuracy != nil && $0.ema_val_loss != nil }, "the average is validated every epoch")
+        let state = try TrainingState(contentsOf: RunFolder(URL(fileURLWithPath: b.output)).url(.state))
+        let bestRecord = try XCTUnwrap(records.first { $0.epoch == state.bestEpoch })
+        XCTAssertEqual(state.bestAccuracy, state.bestFromAverage == true ? bestRecord.ema_val_accuracy : bestRecord.val_accuracy)
+        let html = try String(contentsOfFile: b.output + "/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("mixup α 0.4, CutMix α 1.0"))
+        XCTAssertTrue(html.contains("weight average (EMA)"))
+    }
+
+    /// With mixing off and no average, a run takes the same steps as before they existed: the
+    /// mixing draws come from their own stream, and the default options leave every batch as it is.
+    func testMixupWithAlphaZeroChangesNothing() throws {
+        var a = options(.full), b = options(.full)
+        a.epochs = 1; b.epochs = 1
+        b.mixup = Mixup(mixupAlpha: 0, cutmixAlpha: 0)
+        _ = try trainer(a).run()
+        _ = try trainer(b).run()
+        let x = try ModelFile(contentsOf: URL(fileURLWithPath: a.output + "/last.safetensors")).tensors
+        let y = try ModelFile(contentsOf: URL(fileURLWithPath: b.output + "/last.safetensors")).tensors
+        XCTAssertEqual(x.map(\.values), y.map(\.values))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: a.output + "/ema.safetensors"))
+    }
+
     func testDivergingLossStopsWithAClearError() throws {
         var o = options(.full)
         o.optimizer = .sgd

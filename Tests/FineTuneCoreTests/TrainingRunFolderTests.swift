@@ -27,7 +27,7 @@ final class TrainingRunFolderTests: XCTestCase {
         return s
     }
 
-    /// Commit `generation` of a run folder: best, last, optimizer and state, each telling its generation.
+    /// Commit `generation` of a run folder: best, last, optimizer, the weight average and state, each telling its generation.
     func commit(_ folder: RunFolder, generation: Int, crashAfter files: Int = .max) throws {
         let s = state(generation: generation, bestAccuracy: Double(generation) / 10)
         let optimizer = OptimizerState(kind: "adam", stepCount: generation,
@@ -39,6 +39,7 @@ final class TrainingRunFolderTests: XCTestCase {
                 { try SafeTensorsWriter.write([NamedTensor(name: "w", shape: [1], values: [Float(generation)])], to: $0) },
                 { try SafeTensorsWriter.write([NamedTensor(name: "w", shape: [1], values: [Float(generation)])], to: $0) },
                 { try optimizer.write(to: $0, generation: generation) },
+                { try SafeTensorsWriter.write([NamedTensor(name: "w", shape: [1], values: [Float(generation)])], to: $0) },
                 { try AtomicFile.write(try s.encoded(), to: $0) },
             ]
             for (i, write) in writes.enumerated() {
@@ -59,7 +60,7 @@ final class TrainingRunFolderTests: XCTestCase {
 
     func testACrashAnywhereInACommitLeavesOneWholeGeneration() throws {
         // Before the commit point (some files staged): the previous commit, whole.
-        for files in 0..<4 {
+        for files in 0..<RunFolder.committed.count {
             let folder = RunFolder(dir.appendingPathComponent("before-\(files)"))
             try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
             try commit(folder, generation: 1)
@@ -73,7 +74,7 @@ final class TrainingRunFolderTests: XCTestCase {
         }
         // After the commit point (the files in `.commit`), killed when `moved` of them were in place:
         // the new commit, whole, once recovered.
-        for moved in 0...4 {
+        for moved in 0...RunFolder.committed.count {
             let folder = RunFolder(dir.appendingPathComponent("after-\(moved)"))
             let scratch = RunFolder(dir.appendingPathComponent("scratch-\(moved)"))
             for f in [folder, scratch] { try FileManager.default.createDirectory(at: f.url, withIntermediateDirectories: true) }

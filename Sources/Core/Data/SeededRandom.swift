@@ -19,6 +19,8 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         case standardization = 0xA5A5_0003
         /// The draws of a weighted sampler (`Sampler.balanced`).
         case sampler = 0xA5A5_0004
+        /// The mixup and CutMix draws of a training batch (`Mixup`).
+        case mixing = 0xA5A5_0005
     }
 
     private var state: UInt64

@@ -43,4 +43,38 @@ enum SoftmaxCrossEntropy {
         }
         return Float(total / weightSum)
     }
+
+    /// Soft targets (mixup, CutMix): PyTorch's `nn.CrossEntropyLoss(weight:)` with class
+    /// probabilities as the target, mean reduction over the batch (timm's `SoftTargetCrossEntropy`
+    /// without weights):
+    ///
+    ///     loss = sum_i sum_c w_c t_ic (-log p_ic) / n        d loss / d z_ic = (p_ic sum_c' w_c' t_ic' - w_c t_ic) / n
+    ///
+    ///     targets (n, classes), each row a distribution (label smoothing already folded in)
+    static func forwardBackward(logits: UnsafePointer<Float>, targets: UnsafePointer<Float>, n: Int, classes: Int,
+                                classWeights: UnsafePointer<Float>? = nil,
+                                dLogits: UnsafeMutablePointer<Float>? = nil) -> Float {
+        func weight(_ c: Int) -> Double { classWeights.map { Double($0[c]) } ?? 1 }
+        var total = 0.0
+        for i in 0..<n {
+            let z = logits + i * classes, t = targets + i * classes
+            var m = -Double.infinity
+            for c in 0..<classes { m = max(m, Double(z[c])) }
+            var s = 0.0
+            for c in 0..<classes { s += exp(Double(z[c]) - m) }
+            let lse = m + log(s)
+            var weighted = 0.0
+            for c in 0..<classes {
+                let wt = weight(c) * Double(t[c])
+                total -= wt * (Double(z[c]) - lse)
+                weighted += wt
+            }
+            guard let dLogits else { continue }
+            let out = dLogits + i * classes
+            for c in 0..<classes {
+                out[c] = Float((exp(Double(z[c]) - lse) * weighted - weight(c) * Double(t[c])) / Double(n))
+            }
+        }
+        return Float(total / Double(n))
+    }
 }

@@ -18,6 +18,8 @@ public struct TrainingReport {
     /// When nil, taken from the epoch with the highest validation accuracy.
     public var bestEpoch: Int?
     public var bestAccuracy: Double?
+    /// Whether the best checkpoint holds the weight average (`--ema`) rather than the trained weights.
+    public var bestFromAverage = false
     /// The validation images the best model got most confidently wrong, highest loss first
     /// (at most `Limits.reportTopLosses` are shown).
     public var topLosses: [TopLoss] = []
@@ -117,7 +119,8 @@ public struct TrainingReport {
         let epochs = epochRecords
         var cards: [(label: String, value: String, detail: String)] = []
         if let best, let accuracy = best.accuracy, accuracy.isFinite {
-            cards.append(("Best validation accuracy", Self.percent(accuracy), "epoch \(best.epoch)"))
+            cards.append(("Best validation accuracy", Self.percent(accuracy),
+                          "epoch \(best.epoch)" + (bestFromAverage ? ", averaged (EMA) weights" : "")))
         } else if let best {
             cards.append(("Best checkpoint", "epoch \(best.epoch)", "no validation accuracy"))
         } else {

@@ -20,6 +20,11 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
     /// Epoch records: the validation set's balanced accuracy and macro-F1 (see `ConfusionMatrix`).
     public var val_balanced_accuracy: Double?
     public var val_macro_f1: Double?
+    /// Epoch records of a run with `--ema`, in stages that keep the weight average: its validation results.
+    public var ema_val_loss: Double?
+    public var ema_val_accuracy: Double?
+    public var ema_val_balanced_accuracy: Double?
+    public var ema_val_macro_f1: Double?
     /// Wall-clock seconds the run has trained so far, summed over its sessions (a resumed run
     /// goes on from the time its last commit recorded).
     public var elapsed: Double
@@ -49,9 +54,12 @@ extension MetricsRecord {
                        ("images_per_second", images_per_second), ("elapsed", elapsed),
                        ("val_loss", val_loss ?? 0), ("val_accuracy", val_accuracy ?? 0),
                        ("val_balanced_accuracy", val_balanced_accuracy ?? 0), ("val_macro_f1", val_macro_f1 ?? 0),
-                       ("data_images_per_second", data_images_per_second ?? 0)]
+                       ("data_images_per_second", data_images_per_second ?? 0),
+                       ("ema_val_loss", ema_val_loss ?? 0), ("ema_val_accuracy", ema_val_accuracy ?? 0),
+                       ("ema_val_balanced_accuracy", ema_val_balanced_accuracy ?? 0), ("ema_val_macro_f1", ema_val_macro_f1 ?? 0)]
         if let (name, _) = numbers.first(where: { !$0.1.isFinite || $0.1 < 0 }) { return "\(name) must be a number >= 0" }
-        if [accuracy, val_accuracy ?? 0, val_balanced_accuracy ?? 0, val_macro_f1 ?? 0].contains(where: { $0 > 1 }) {
+        if [accuracy, val_accuracy ?? 0, val_balanced_accuracy ?? 0, val_macro_f1 ?? 0, ema_val_accuracy ?? 0,
+            ema_val_balanced_accuracy ?? 0, ema_val_macro_f1 ?? 0].contains(where: { $0 > 1 }) {
             return "accuracies and F1 must be fractions from 0 to 1"
         }
         if !(1...1_000_000).contains(epoch) { return "epoch must be from 1 to 1000000" }

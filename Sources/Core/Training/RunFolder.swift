@@ -30,13 +30,15 @@ public struct RunFolder: Sendable {
         case best = "best.safetensors"
         case last = "last.safetensors"
         case optimizer = "optimizer.safetensors"
+        /// The weight average (`--ema`) of the stage that keeps one, as of the last commit.
+        case ema = "ema.safetensors"
         case state = "training-state.json"
         case metrics = "metrics.jsonl"
         case report = "report.html"
     }
 
     /// The files of a commit, in the order they are moved into place: the state last.
-    static let committed: [File] = [.best, .last, .optimizer, .state]
+    static let committed: [File] = [.best, .last, .optimizer, .ema, .state]
     static let stagingName = ".commit-staging"
     static let pendingName = ".commit"
 

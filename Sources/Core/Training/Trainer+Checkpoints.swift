@@ -10,12 +10,13 @@ import Darwin
 /// the accuracy-named copy of the best model when the run finishes; the folder's lifetime.
 extension Trainer {
     /// The model as a model file, with where it came from.
-    func modelFile(epoch: Int, stage: Stage, metrics: [String: Double]) -> ModelFile {
+    /// - Parameter weights: the model saved; the trained one unless the weight average's.
+    func modelFile(epoch: Int, stage: Stage, metrics: [String: Double], weights: Model? = nil) -> ModelFile {
         let created = ISO8601DateFormatter().string(from: Date())
         var file = ModelFile(backbone: backbone, classes: classes,
                              provenance: Provenance(command: "train", source: pretrained, strategy: options.strategy.rawValue,
                                                     stage: stage.name, epoch: epoch, metrics: metrics, created: created),
-                             tensors: model.namedTensors())
+                             tensors: (weights ?? model).namedTensors())
         file.head = (try? HeadSpec(parsing: options.head))?.description ?? "linear"
         let size = graph.nodes[0].outputShape.height
         file.inputSize = size
@@ -25,16 +26,18 @@ extension Trainer {
 
     /// Commits the run's state (see `RunFolder`): `last.safetensors` from the model as it is,
     /// the optimiser's state, `best` when the epoch improved, and `state` (counters, best so far,
-    /// the length of metrics.jsonl), all together.
-    func commit(epoch: Int, stage: Stage, optimizer: OptimizerState, best: ModelFile?) throws {
+    /// the length of metrics.jsonl) and the weight average inside a stage that keeps one, all together.
+    func commit(epoch: Int, stage: Stage, optimizer: OptimizerState, best: ModelFile?, average: ModelEMA? = nil) throws {
         state.generation += 1
         state.metricsBytes = metrics.size
         state.sessions[state.sessions.count - 1].end = Date().timeIntervalSince1970
         let last = modelFile(epoch: epoch, stage: stage, metrics: [:])
+        let averaged = average.map { modelFile(epoch: epoch, stage: stage, metrics: ["ema_decay": Double($0.decay)], weights: $0.model) }
         let saved = state
         try folder.commit { staged in
             if let best { try best.write(to: staged(.best)) }
             try last.write(to: staged(.last))
+            try averaged?.write(to: staged(.ema))
             try optimizer.write(to: staged(.optimizer), generation: saved.generation)
             try AtomicFile.write(try saved.encoded(), to: staged(.state))
         }

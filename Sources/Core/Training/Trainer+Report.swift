@@ -49,6 +49,9 @@ extension Trainer {
         if let u = o.unfreeze { s.append(("unfrozen backbone groups", "last \(u)")) }
         s.append(("best checkpoint by", o.bestMetric.title))
         if let p = o.patience { s.append(("early stopping patience", "\(p) epochs")) }
+        if let decay = o.ema {
+            s.append(("weight average (EMA)", "decay \(decay), validated beside the trained weights where backbone layers train"))
+        }
         if stages.contains(where: freezesWholeBackbone) {
             let kept = switch o.cacheFeatures {
             case nil: "cached, one augmented view per epoch"
@@ -84,6 +87,8 @@ extension Trainer {
         case .randAugment: parts.append("RandAugment (\(o.randAugmentOps) ops, magnitude \(o.randAugmentMagnitude) of 30)")
         }
         if o.randomErasing > 0 { parts.append("random erasing p=\(o.randomErasing) (after normalisation)") }
+        if o.mixup.mixupAlpha > 0 { parts.append("mixup α \(o.mixup.mixupAlpha)") }
+        if o.mixup.cutmixAlpha > 0 { parts.append("CutMix α \(o.mixup.cutmixAlpha)") }
         return parts.joined(separator: ", ")
     }
 
@@ -113,6 +118,7 @@ extension Trainer {
         report.topLosses = topLosses
         report.bestEpoch = state.bestEpoch
         report.bestAccuracy = state.bestAccuracy
+        report.bestFromAverage = state.bestFromAverage == true
         report.wallTime = elapsed
         report.sessions = state.sessions.count
         if pretrained == nil { report.notes.append("The backbone started from random initialisation (no --weights).") }

@@ -46,13 +46,25 @@ extension Trainer {
                 ?? Executor(model: model, batchSize: options.batchSize, training: true, frozenGroups: stage.frozenGroups,
                          batchNorm: stage.batchNorm)
             let trainable = cached?.model.parameters ?? model.parameters.filter { !stage.frozenGroups.contains($0.group) }
+            let step = TrainingStep(executor: executor, classes: classes.count, labelSmoothing: options.labelSmoothing,
+                                    classWeights: lossWeights)
             let optimizer = makeOptimizer()
-            if let saved = resumedOptimizer, state.epochInStage > 0 || state.batchInEpoch > 0 {
+            let resumedInsideStage = resumedOptimizer != nil && (state.epochInStage > 0 || state.batchInEpoch > 0)
+            if let saved = resumedOptimizer, resumedInsideStage {
                 do { try optimizer.load(saved, for: trainable) } catch {
                     throw TrainingError.resume("\(folder.url(.optimizer).path): \(error)")
                 }
             }
             resumedOptimizer = nil
+            // Mixing and the weight average act where steps run the whole network on images.
+            let mixes = cached == nil && options.mixup.isActive
+            let average = cached == nil ? try startAverage(resumedInsideStage: resumedInsideStage) : nil
+            let averageEvaluator = try average.map { try Executor(model: $0.model, batchSize: options.batchSize, training: false) }
+            if cached != nil, options.mixup.isActive || options.ema != nil {
+                onEvent(.info("stage \(stage.name) trains its head on backbone features: "
+                              + [options.mixup.isActive ? "mixing" : nil, options.ema != nil ? "--ema" : nil].compactMap { $0 }.joined(separator: " and ")
+                              + " apply where backbone layers train"))
+            }
             let schedule = try LearningRateSchedule(parsing: options.schedule, warmupSteps: options.warmupSteps)
             // Optimiser steps: one per `accumulate` batches (all of them in the epoch's last group).
             let accumulate = options.accumulate
@@ -67,7 +79,7 @@ extension Trainer {
                 func interrupt() throws -> Outcome {
                     onEvent(.info("stopping: saving the run in \(options.output)"))
                     cached?.store(into: model)
-                    try commit(epoch: epoch, stage: stage, optimizer: optimizer.state(), best: nil)
+                    try commit(epoch: epoch, stage: stage, optimizer: optimizer.state(), best: nil, average: average)
                     onEvent(.info("stopped in epoch \(epoch) after \(state.batchInEpoch) of \(batches) batches; saved — "
                                   + "continue with: finetune train --resume \(options.output)"))
                     return .interrupted
@@ -87,8 +99,9 @@ extension Trainer {
                         dataRate = { loaderEpoch.imagesPerSecond }
                     }
                     var batchIndex = 0
-                    for batch in epochBatches {
+                    for next in epochBatches {
                         defer { batchIndex += 1 }
+                        var batch = next
                         if batchIndex < state.batchInEpoch { continue }  // resuming inside this epoch
                         // The batch's place in its step's group of accumulated batches, and the group's size.
                         let micro = batchIndex % accumulate
@@ -101,31 +114,19 @@ extension Trainer {
                         let lrFactor = stageLR(state.globalStep - stageStartStep) / stage.lr
                         var rng = micro == 0 ? SplitMix64(seed: options.seed, UInt64(state.globalStep))
                             : SplitMix64(seed: options.seed, UInt64(state.globalStep), UInt64(micro))
-                        let logits = batch.images.withUnsafeBufferPointer { executor.forward($0.baseAddress!, count: n, rng: &rng) }
-                        var dLogits = [Float](repeating: 0, count: n * classes.count)
-                        let loss = batch.labels.withUnsafeBufferPointer { labels in
-                            dLogits.withUnsafeMutableBufferPointer { d in
-                                (lossWeights ?? []).withUnsafeBufferPointer { w in
-                                    SoftmaxCrossEntropy.forwardBackward(logits: logits, labels: labels.baseAddress!, n: n, classes: classes.count,
-                                                                        labelSmoothing: options.labelSmoothing,
-                                                                        classWeights: lossWeights == nil ? nil : w.baseAddress,
-                                                                        dLogits: d.baseAddress!)
-                                }
-                            }
-                        }
+                        // The mixing draws of the run's k-th batch: stream `mixing`, k in place of the epoch.
+                        var mixing = SeededRandom(seed: options.seed, epoch: state.globalStep * accumulate + micro, stream: .mixing)
+                        let targets = !mixes ? nil
+                            : Mixup.apply(options.mixup.draw(height: batch.height, width: batch.width, using: &mixing), to: &batch,
+                                          classes: classes.count, labelSmoothing: options.labelSmoothing)
+                        // The step's loss is the mean of its batches' losses.
+                        let result = step.run(batch, targets: targets, gradientScale: 1 / Float(group), rng: &rng)
+                        let loss = result.loss, correct = result.correct
                         guard loss.isFinite else {
                             throw TrainingError.diverged("the loss became \(loss) at epoch \(epoch), batch \(batchIndex + 1) (stage \(stage.name)); stopped. "
                                 + (committed ? "last.safetensors and best.safetensors hold the last good epochs. " : "")
                                 + "Lower --lr (now \(stage.lr * lrFactor)) and train again")
                         }
-                        var correct = 0
-                        for i in 0..<n where argmax(logits + i * classes.count, count: classes.count) == Int(batch.labels[i]) { correct += 1 }
-                        if group > 1 {  // the step's loss is the mean of its batches' losses
-                            let scale = 1 / Float(group)
-                            for i in dLogits.indices { dLogits[i] *= scale }
-                        }
-                        executor.backward(dLogits)  // adds into the gradients
-                        withExtendedLifetime(batch) {}  // backward read the images through forward's pointer
                         state.epochLossSum += Double(loss) * Double(n)
                         state.epochCorrect += correct
                         state.epochSeen += n
@@ -136,6 +137,7 @@ extension Trainer {
                             (slot.group == head ? stage.lr : (stage.backboneLR ?? stage.lr)) * lrFactor
                         }
                         (cached?.model ?? model).markChanged()
+                        average?.update(from: model)
                         state.globalStep += 1
                         state.batchInEpoch = batchIndex + 1
                         let rate = Double(windowSeen) / max(Date().timeIntervalSince(windowStart), 1e-9)
@@ -168,6 +170,11 @@ extension Trainer {
                 cached?.store(into: model)
                 let validationStart = Date()
                 guard let eval = cached?.evaluate(classes: classes) ?? validate(evaluator) else { return try interrupt() }
+                var averageEval: Evaluation?
+                if let averageEvaluator {
+                    guard let e = validate(averageEvaluator) else { return try interrupt() }
+                    averageEval = e
+                }
                 if cached == nil { eta.measuredInference(images: eval.confusion.total, seconds: Date().timeIntervalSince(validationStart)) }
                 if wholeEpoch { eta.epochSeconds[stageIndex] = Date().timeIntervalSince(epochStart) }
                 let seen = max(state.epochSeen, 1)
@@ -179,6 +186,12 @@ extension Trainer {
                     val_loss: eval.loss, val_accuracy: eval.accuracy, elapsed: elapsed)
                 record.val_balanced_accuracy = eval.confusion.balancedAccuracy
                 record.val_macro_f1 = eval.confusion.macroF1
+                if let averageEval {
+                    record.ema_val_loss = averageEval.loss
+                    record.ema_val_accuracy = averageEval.accuracy
+                    record.ema_val_balanced_accuracy = averageEval.confusion.balancedAccuracy
+                    record.ema_val_macro_f1 = averageEval.confusion.macroF1
+                }
                 record.data_images_per_second = dataRate?()
                 if steps <= Limits.stepsPerEpoch {
                     let inStage = state.globalStep - stageStartStep  // steps of the stage, this epoch's last included
@@ -190,13 +203,19 @@ extension Trainer {
                 state.batchInEpoch = 0
                 state.epochLossSum = 0; state.epochCorrect = 0; state.epochSeen = 0
                 var best: ModelFile?
-                let metric = options.bestMetric, score = metric.value(of: eval)
+                // The better of the plain and the averaged weights competes for best (the plain on a tie).
+                let metric = options.bestMetric
+                let fromAverage = averageEval.map { metric.improves(metric.value(of: $0), on: metric.value(of: eval)) } ?? false
+                let candidate = fromAverage ? averageEval! : eval, score = metric.value(of: candidate)
                 if metric.improves(score, on: state.bestValue) {
                     state.bestValue = score
-                    state.bestAccuracy = eval.accuracy
+                    state.bestAccuracy = candidate.accuracy
                     state.bestEpoch = epoch
+                    state.bestFromAverage = fromAverage ? true : nil
                     state.epochsWithoutImprovement = 0
-                    best = modelFile(epoch: epoch, stage: stage, metrics: ["val_accuracy": eval.accuracy])
+                    best = modelFile(epoch: epoch, stage: stage, metrics: ["val_accuracy": candidate.accuracy]
+                                        .merging(fromAverage ? ["ema_decay": options.ema ?? 0] : [:]) { a, _ in a },
+                                     weights: fromAverage ? average!.model : model)
                 } else {
                     state.epochsWithoutImprovement += 1
                 }
@@ -208,7 +227,7 @@ extension Trainer {
                     advanceStage()
                 }
                 if state.stage != stageIndex { optimizerState = OptimizerState(kind: optimizer.kind, stepCount: 0, parameters: [:]) }
-                try commit(epoch: epoch, stage: stage, optimizer: optimizerState, best: best)
+                try commit(epoch: epoch, stage: stage, optimizer: optimizerState, best: best, average: average)
                 try writeReport(confusion: nil)
             }
             if state.stage == stageIndex { advanceStage() }
@@ -216,6 +235,22 @@ extension Trainer {
         let best = try evaluateBest(evaluator, cached: lastCached)
         try writeBestCopy()
         return .finished(best: best)
+    }
+
+    /// The weight average of a stage that trains backbone layers (`--ema`): the saved one when
+    /// the run resumes inside the stage, else a copy of the weights as the stage starts; nil without --ema.
+    private func startAverage(resumedInsideStage: Bool) throws -> ModelEMA? {
+        guard let decay = options.ema else { return nil }
+        let average = try ModelEMA(copying: model, decay: decay)
+        if resumedInsideStage {
+            let file = try folder.regularFile(.ema)
+            do {
+                try average.model.load(try ModelFile(contentsOf: file).graphAndWeights(backbone: backbone, file: file.path).weights)
+            } catch {
+                throw TrainingError.resume("\(file.path): \(error)")
+            }
+        }
+        return average
     }
 
     /// Moves the state to the start of the next stage (the end of the run after the last).

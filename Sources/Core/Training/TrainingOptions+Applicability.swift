@@ -25,6 +25,10 @@ extension TrainingOptions {
         case .freeze:
             let never = "does nothing with \(s): the backbone never trains (use two-stage, full or discriminative)"
             for option in ["--backbone-lr-mult", "--unfreeze", "--bn"] { try refuse(option, never) }
+            // A frozen stage trains its head on backbone features (Trainer+FeatureCache.swift): no images to mix.
+            let wholeNetwork = "applies to stages that train backbone layers, and \(s) has none: "
+                + "its head trains on the frozen backbone's features (use two-stage, full or discriminative)"
+            for option in ["--mixup", "--cutmix", "--ema"] { try refuse(option, wholeNetwork) }
         case .full:
             try refuse("--backbone-lr-mult", "does nothing with \(s), which trains everything at --lr: "
                        + "use --strategy discriminative (or two-stage) for a smaller backbone rate")

@@ -43,6 +43,11 @@ extension TrainingOptions {
                                 "MIN,MAX with 0 < MIN <= MAX <= 1 (fractions of the image area), got \(cropScale)")
         try InvalidOption.check(cropRatio.isOrdered(within: 0.01...100, openBelow: false), "--crop-ratio",
                                 "MIN,MAX with 0 < MIN <= MAX, both from 0.01 to 100 (width / height), got \(cropRatio)")
+        try InvalidOption.check(mixup.mixupAlpha.isFinite && (0...100).contains(mixup.mixupAlpha), "--mixup", "an alpha from 0 (off) to 100")
+        try InvalidOption.check(mixup.cutmixAlpha.isFinite && (0...100).contains(mixup.cutmixAlpha), "--cutmix", "an alpha from 0 (off) to 100")
+        try InvalidOption.check((0...1).contains(mixup.probability) && (0...1).contains(mixup.switchProbability),
+                                "the mixing probabilities", "fractions from 0 to 1")
+        try InvalidOption.check(ema.map { $0.isFinite && $0 > 0 && $0 < 1 } ?? true, "--ema", "a decay between 0 and 1 (exclusive), e.g. 0.999")
         try InvalidOption.check(cacheFeatures.map { (0...1000).contains($0) } ?? true, "--cache-features",
                   "an integer from 0 (keep no features) to 1000 views")
         try InvalidOption.check((1...1_000_000).contains(logEvery), "the logging interval", "an integer from 1 to 1000000")

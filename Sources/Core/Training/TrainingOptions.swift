@@ -101,6 +101,12 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// The random resized crop's area fraction and aspect ratio (width / height) ranges.
     public var cropScale = Interval(0.08, 1)
     public var cropRatio = Interval(3.0 / 4.0, 4.0 / 3.0)
+    /// Mixup and CutMix of each training batch (`Mixup`), in stages whose steps run the whole
+    /// network; off by default.
+    public var mixup = Mixup()
+    /// Keep an exponential moving average of the weights with this decay (`ModelEMA`), in stages
+    /// whose steps run the whole network; validated and saved beside the plain weights. nil: none.
+    public var ema: Double?
     /// Stages whose whole backbone is frozen train the head on its pooled features; this many
     /// augmented views of each training image are kept in memory (see `FeatureCache`). nil: as
     /// many as the stage has epochs (exactly the augmentation the whole network would see), when

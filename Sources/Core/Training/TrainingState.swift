@@ -30,6 +30,8 @@ public struct TrainingState: Codable, Sendable, Equatable {
     public var bestEpoch: Int?
     /// The `options.bestMetric` value of `best.safetensors`, which later epochs must beat.
     public var bestValue: Double?
+    /// True when `best.safetensors` holds the weight average (`--ema`); nil: the trained weights.
+    public var bestFromAverage: Bool?
     /// Epochs of the current stage since the best metric last improved.
     public var epochsWithoutImprovement: Int
     public var finished: Bool
@@ -175,6 +177,8 @@ public struct TrainingState: Codable, Sendable, Equatable {
         try check((bestAccuracy == nil) == (bestEpoch == nil), "bestEpoch", "and bestAccuracy must be given together")
         try check(bestValue.map(options.bestMetric.accepts) ?? true, "bestValue", "must be a value of \(options.bestMetric.title)")
         try check((bestValue == nil) == (bestEpoch == nil), "bestValue", "and bestEpoch must be given together")
+        try check(bestFromAverage == nil || (bestFromAverage == true && bestEpoch != nil && options.ema != nil), "bestFromAverage",
+                  "must be true or absent, and true only for a best epoch of a run with --ema")
         try check((0...100_000).contains(epochsWithoutImprovement), "epochsWithoutImprovement", "must be from 0 to 100000")
         try check((1...most).contains(generation), "generation", "must be a commit number from 1")
         try check((0...most).contains(metricsBytes), "metricsBytes", "must not be negative")
