@@ -36,7 +36,7 @@ struct Evaluate: ParsableCommand {
         let url = URL(fileURLWithPath: model)
         let classifier = try ImageClassifier(contentsOf: url, catalog: plugins.catalog(), batchSize: batchSize,
                                              maxImagePixels: imageOptions.pixelLimit, testTimeAugmentation: tta)
-        let eval = try ModelEvaluation.run(classifier: classifier, data: data, batchSize: batchSize)
+        let eval = try ModelEvaluation.run(classifier: classifier, data: data)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -17,7 +17,7 @@ struct Finetune: ParsableCommand {
         Never the current directory: plugins are code.
         """,
         version: FineTuneVersion.description,
-        subcommands: [Backbones.self, Summary.self, Train.self, Predict.self, Evaluate.self, Import.self, Export.self, Weights.self, DemoData.self, Bench.self, BenchData.self]
+        subcommands: [Backbones.self, Summary.self, Train.self, LRFind.self, Predict.self, Evaluate.self, Import.self, Export.self, Weights.self, DemoData.self, Bench.self, BenchData.self]
     )
 
     static func main() {

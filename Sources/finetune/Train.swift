@@ -79,7 +79,7 @@ struct Train: ParsableCommand {
             add("--strategy", s.strategy) { $0.strategy = $1 }
             add("--epochs", s.epochs) { $0.epochs = $1 }
             add("--freeze-epochs", s.freezeEpochs) { $0.freezeEpochs = $1 }
-            add("--lr", t.lr) { $0.lr = $1 }
+            add("--lr", t.lr) { $1.apply(to: &$0) }
             add("--finetune-lr", t.finetuneLR) { $0.finetuneLR = $1 }
             add("--backbone-lr-mult", t.backboneLRMult) { $0.backboneLRMult = $1 }
             add("--unfreeze", s.unfreeze) { $0.unfreeze = $1 }

@@ -49,7 +49,8 @@ struct TrainStrategyOptions: ParsableArguments {
 }
 
 struct TrainOptimisationOptions: ParsableArguments {
-    @Option(help: "Learning rate: the head's; everything's in full and discriminative (default: \(d.lr)).") var lr: Float?
+    @Option(help: ArgumentHelp("Learning rate: the head's; everything's in full and discriminative. auto: found by the learning-rate range test on the first stage before it trains (as `finetune lr-find` runs it), its valley suggestion, kept for --resume (default: \(d.lr)).", valueName: "RATE|auto"))
+    var lr: LearningRateArgument?
     @Option(help: "Learning rate of two-stage's second stage (default: \(d.finetuneLR)).") var finetuneLR: Float?
     @Option(help: "Backbone learning rate = the stage's rate * this, in discriminative (default: 0.1) and in two-stage's second stage (default: 1, one rate).")
     var backboneLRMult: Float?
@@ -125,6 +126,23 @@ enum ClassWeightsArgument: ExpressibleByArgument {
         switch self {
         case .balanced: .balanced
         case .file(let path): try ClassWeights.read(path)
+        }
+    }
+}
+
+/// `--lr`: a rate, or `auto` for the range test's suggestion (`AutomaticLearningRate`).
+enum LearningRateArgument: ExpressibleByArgument {
+    case rate(Float)
+    case auto
+
+    init?(argument: String) {
+        if argument == "auto" { self = .auto } else if let rate = Float(argument) { self = .rate(rate) } else { return nil }
+    }
+
+    func apply(to o: inout TrainingOptions) {
+        switch self {
+        case .rate(let rate): o.lr = rate
+        case .auto: o.automaticLR = AutomaticLearningRate()
         }
     }
 }

@@ -68,8 +68,8 @@ public struct ModelEvaluation {
 
     /// Evaluates `classifier` on DIR/<class>/... (DIR/val/... when DIR has train and val folders).
     /// With `classifier.testTimeAugmentation`, the same pass also gives the augmented result
-    /// (`Report.tta`) next to the plain one.
-    public static func run(classifier: ImageClassifier, data: String, batchSize: Int = 32) throws -> ModelEvaluation {
+    /// (`Report.tta`) next to the plain one. Batches are of the classifier's batch size.
+    public static func run(classifier: ImageClassifier, data: String) throws -> ModelEvaluation {
         let val = (data as NSString).appendingPathComponent("val")
         let root = FileManager.default.fileExists(atPath: val)
             && FileManager.default.fileExists(atPath: (data as NSString).appendingPathComponent("train")) ? val : data

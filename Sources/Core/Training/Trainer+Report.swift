@@ -12,7 +12,7 @@ extension Trainer {
         s += [
             ("backbone", o.backbone), ("data", o.data), ("weights", pretrained ?? "none (random initialisation)"),
             ("strategy", o.strategy.rawValue), ("stages", stages.map { "\($0.name) × \($0.epochs)" }.joined(separator: ", ")),
-            ("learning rate", "\(o.lr)"),
+            ("learning rate", learningRateText),
         ]
         if o.strategy == .twoStage { s.append(("fine-tune learning rate", "\(o.finetuneLR)")) }
         if o.strategy == .discriminative || o.backboneLRMult != nil {

@@ -28,6 +28,7 @@ extension Trainer {
             onEvent(.info("--bn is ignored: no stage of this run trains backbone layers, so batch norm uses its running statistics"))
         }
         if calibratesBatchNorm { try calibrateBatchNorm() }
+        try resolveAutomaticLearningRate()  // --lr auto, before the first step
         // The cached head of the stage that ran last, if it was cached (its validation features
         // serve the final evaluation: a cached stage's backbone never trains, nor did any before it).
         var lastCached: CachedHead?

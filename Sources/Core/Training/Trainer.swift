@@ -50,11 +50,12 @@ public final class Trainer {
         public var runETA: Double
     }
 
-    public let options: TrainingOptions
+    /// The options; `--lr auto` sets `lr` once the range test has found it.
+    public internal(set) var options: TrainingOptions
     public let backbone: Backbone
     public let graph: Graph
     public let model: Model
-    public let stages: [Stage]
+    public internal(set) var stages: [Stage]
     public let train: DataLoader
     public let validation: DataLoader
     public let classes: [String]

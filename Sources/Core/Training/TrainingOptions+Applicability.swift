@@ -21,6 +21,10 @@ extension TrainingOptions {
             try refuse("--freeze-epochs", "applies to --strategy two-stage only: \(s) trains for --epochs")
             try refuse("--finetune-lr", "is two-stage's second-stage rate: \(s) trains at --lr")
         }
+        if automaticLR != nil, strategy == .twoStage, freezeEpochs == 0 {
+            try refuse("--lr", "auto finds the rate of two-stage's freeze stage, and --freeze-epochs 0 leaves none: "
+                       + "its fine-tuning stage trains at --finetune-lr (use --strategy full for a found rate)")
+        }
         switch strategy {
         case .freeze:
             let never = "does nothing with \(s): the backbone never trains (use two-stage, full or discriminative)"

@@ -53,6 +53,7 @@ extension TrainingOptions {
         try InvalidOption.check((1...1_000_000).contains(logEvery), "the logging interval", "an integer from 1 to 1000000")
         try InvalidOption.check(ImageDecoder.maxPixelsRange.contains(maxImagePixels), "--max-image-pixels",
                                 "an integer from 1 to \(Limits.maxImagePixels)")
+        try automaticLR?.validate(lr: lr)
         do { _ = try HeadSpec(parsing: head, dropout: dropout) } catch {
             throw Invalid(option: "--head", accepted: "linear or mlp:W1,W2,... (\(error))")
         }

@@ -120,6 +120,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var logEvery = 10
     /// Images of more pixels are refused before decoding (`--max-image-pixels`).
     public var maxImagePixels = Limits.defaultImagePixels
+    /// `--lr auto`: `lr` is found by the learning-rate range test before the first step (see
+    /// `AutomaticLearningRate`); nil: `lr` as given.
+    public var automaticLR: AutomaticLearningRate?
 
     public init(backbone: String, data: String, weights: String? = nil, output: String) {
         self.backbone = backbone
