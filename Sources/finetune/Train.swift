@@ -114,6 +114,12 @@ struct Train: ParsableCommand {
             add("--rotation", a.rotation) { $0.rotation = $1 }
             add("--shear", a.shear) { $0.shear = $1 }
             add("--color-jitter", a.colorJitter) { $0.colorJitter = $1 }
+            add("--auto-augment", a.autoAugment) { $0.autoAugment = $1 }
+            add("--rand-augment-ops", a.randAugmentOps) { $0.randAugmentOps = $1 }
+            add("--rand-augment-magnitude", a.randAugmentMagnitude) { $0.randAugmentMagnitude = $1 }
+            add("--random-erasing", a.randomErasing) { $0.randomErasing = $1 }
+            add("--crop-scale", a.cropScale) { $0.cropScale = $1 }
+            add("--crop-ratio", a.cropRatio) { $0.cropRatio = $1 }
             add("--mixup", a.mixup) { $0.mixup.mixupAlpha = $1 }
             add("--cutmix", a.cutmix) { $0.mixup.cutmixAlpha = $1 }
             add("--ema", t.ema) { $0.ema = $1 }

@@ -82,6 +82,18 @@ struct TrainAugmentationOptions: ParsableArguments {
     @Option(help: "Random rotation up to this many degrees (default: \(d.rotation)).") var rotation: Double?
     @Option(help: "Random shear up to this many degrees (default: \(d.shear)).") var shear: Double?
     @Option(help: "Colour jitter strength: brightness, contrast, saturation (default: \(d.colorJitter)).") var colorJitter: Double?
+    @Option(help: ArgumentHelp("An automatic augmentation policy after the others, torchvision's: trivial-wide (TrivialAugmentWide: one random op of 14 at a random strength per image) or rand-augment (RandAugment: --rand-augment-ops random ops at strength --rand-augment-magnitude) (default: \(d.autoAugment.rawValue)).", valueName: "none|trivial-wide|rand-augment"))
+    var autoAugment: TrainingOptions.AutoAugment?
+    @Option(help: ArgumentHelp("RandAugment's ops per image (default: \(d.randAugmentOps)).", valueName: "N"))
+    var randAugmentOps: Int?
+    @Option(help: ArgumentHelp("RandAugment's strength, a bin from 0 to 30 (default: \(d.randAugmentMagnitude)).", valueName: "M"))
+    var randAugmentMagnitude: Int?
+    @Option(help: ArgumentHelp("Erase a random box (2-33% of the area, aspect 0.3-3.3) of the normalised image with probability P, as torchvision's RandomErasing with value 0 (default: \(d.randomErasing), never).", valueName: "P"))
+    var randomErasing: Double?
+    @Option(help: ArgumentHelp("Area fraction range of the random resized crop (default: \(d.cropScale)).", valueName: "MIN,MAX"))
+    var cropScale: Interval?
+    @Option(help: ArgumentHelp("Aspect ratio (width / height) range of the random resized crop (default: 3/4,4/3).", valueName: "MIN,MAX"))
+    var cropRatio: Interval?
     @Option(help: ArgumentHelp("Mixup of each training batch with its mirror order, lam ~ Beta(ALPHA, ALPHA), with soft targets, as timm's --mixup (typical 0.2 to 0.8; default: off). In stages that train backbone layers; a frozen stage's head trains unmixed.", valueName: "ALPHA"))
     var mixup: Double?
     @Option(help: ArgumentHelp("CutMix of each training batch, as timm's --cutmix (typical 1.0; default: off). With --mixup too, each batch takes one of them at even odds.", valueName: "ALPHA"))
@@ -136,6 +148,10 @@ enum LearningRateArgument: ExpressibleByArgument {
 }
 
 extension TrainingOptions.Strategy: ExpressibleByArgument {}
+extension TrainingOptions.AutoAugment: ExpressibleByArgument {}
+extension Interval: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
 extension BestMetric: ExpressibleByArgument {}
 extension Sampler: ExpressibleByArgument {}
 extension TrainingOptions.OptimizerKind: ExpressibleByArgument {}

@@ -74,12 +74,30 @@ public struct ColorJitter: RandomTransform {
         out.pixels.withUnsafeMutableBufferPointer { p in
             for i in 0..<(image.width * image.height) {
                 let base = degenerate(i)
-                for k in 0..<c {
-                    let v = Float(base) + alpha * Float(Int(p[c * i + k]) - base)
-                    p[c * i + k] = v <= 0 ? 0 : (v >= 255 ? 255 : UInt8(v))
-                }
+                for k in 0..<c { p[c * i + k] = blended(base, p[c * i + k], alpha) }
             }
         }
         return out
+    }
+
+    /// Pillow's ImagingBlend of `degenerate` (same size and channels) and `image`.
+    static func blend(_ image: Image, degenerate: Image, factor: Double) -> Image {
+        precondition(image.width == degenerate.width && image.height == degenerate.height && image.channels == degenerate.channels,
+                     "blend needs two images of one size")
+        if factor == 1 { return image }
+        let alpha = Float(factor)
+        var out = image
+        out.pixels.withUnsafeMutableBufferPointer { p in
+            degenerate.pixels.withUnsafeBufferPointer { d in
+                for i in 0..<p.count { p[i] = blended(Int(d[i]), p[i], alpha) }
+            }
+        }
+        return out
+    }
+
+    /// One byte of a blend, `base + alpha * (value - base)` in Float32, truncated and clamped.
+    @inline(__always) private static func blended(_ base: Int, _ value: UInt8, _ alpha: Float) -> UInt8 {
+        let v = Float(base) + alpha * Float(Int(value) - base)
+        return v <= 0 ? 0 : (v >= 255 ? 255 : UInt8(v))
     }
 }

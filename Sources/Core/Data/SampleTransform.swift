@@ -1,7 +1,8 @@
 // SampleTransform: from the bytes of one file to the normalised Float32 input of one sample.
 //
 // Two pipelines, the ones every fine-tuning script writes:
-//   training:   RandomResizedCrop -> [flips, rotation, shear, colour jitter] -> Normalize
+//   training:   RandomResizedCrop -> [flips, rotation, shear, colour jitter, TrivialAugment or
+//               RandAugment] -> Normalize -> [RandomErasing]
 //   evaluation: Resize(shorter side) -> CenterCrop -> Normalize
 // Both read the header first so the JPEG decoder can shrink in the DCT domain when the image is
 // at least twice the size the crop needs (never below it). Output: (H, W, 3) NHWC Float32.
@@ -23,12 +24,15 @@ public protocol SampleTransform: Sendable {
                  into output: UnsafeMutablePointer<Float>) throws
 }
 
-/// The training pipeline: RandomResizedCrop, then the augmentations in order, then Normalize.
+/// The training pipeline: RandomResizedCrop, then the augmentations in order, then Normalize,
+/// then random erasing of the normalised floats.
 public struct TrainTransform: SampleTransform {
     public var crop: RandomResizedCrop
     /// Applied after the crop, in this order (flips, rotation, shear, colour jitter...).
     public var augmentations: [any RandomTransform]
     public var normalize: Normalize
+    /// Erases a box of the normalised sample (to 0, the mean colour); nil: never.
+    public var erasing: RandomErasing?
     /// Let the JPEG decoder shrink in the DCT domain when the crop needs at most half the
     /// resolution. Faster; pixels differ slightly from a full decode (PIL never does this).
     public var dctScaling = true
@@ -40,14 +44,16 @@ public struct TrainTransform: SampleTransform {
     ///   - crop: the random resized crop that sets the output size.
     ///   - augmentations: random transforms applied to the crop, in order.
     ///   - normalize: mean/std normalisation, ImageNet's by default.
+    ///   - erasing: random erasing after normalisation; nil: none.
     public init(crop: RandomResizedCrop, augmentations: [any RandomTransform] = [RandomHorizontalFlip()],
-                normalize: Normalize = .imagenet) {
+                normalize: Normalize = .imagenet, erasing: RandomErasing? = nil) {
         self.crop = crop
         self.augmentations = augmentations
         self.normalize = normalize
+        self.erasing = erasing
     }
 
-    /// The 8-bit image after the crop and augmentations (before normalisation).
+    /// The 8-bit image after the crop and augmentations (before normalisation and erasing).
     public func image(_ bytes: [UInt8], path: String, decoder: ImageDecoder, random: inout SeededRandom) throws -> Image {
         let info = try decoder.info(bytes, path: path)
         try decoder.checkSize(width: info.width, height: info.height, path: path)
@@ -64,7 +70,9 @@ public struct TrainTransform: SampleTransform {
 
     public func process(_ bytes: [UInt8], path: String, decoder: ImageDecoder, random: inout SeededRandom,
                         into output: UnsafeMutablePointer<Float>) throws {
-        normalize.write(try image(bytes, path: path, decoder: decoder, random: &random), to: output)
+        let augmented = try image(bytes, path: path, decoder: decoder, random: &random)
+        normalize.write(augmented, to: output)
+        erasing?.apply(to: output, width: augmented.width, height: augmented.height, using: &random)
     }
 }
 

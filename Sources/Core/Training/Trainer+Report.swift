@@ -72,12 +72,21 @@ extension Trainer {
     /// The training images' random transforms, in the order they apply.
     private var augmentationText: String {
         let o = options
-        var parts = ["random resized crop"]
+        let defaults = TrainingOptions(backbone: "", data: "", output: "")
+        let crop = o.cropScale == defaults.cropScale && o.cropRatio == defaults.cropRatio ? ""
+            : " (scale \(o.cropScale.lower)–\(o.cropScale.upper), ratio \(o.cropRatio.lower)–\(o.cropRatio.upper))"
+        var parts = ["random resized crop" + crop]
         if o.horizontalFlip { parts.append("horizontal flip") }
         if o.verticalFlip { parts.append("vertical flip") }
         if o.rotation > 0 { parts.append("rotation ±\(o.rotation)°") }
         if o.shear > 0 { parts.append("shear ±\(o.shear)°") }
         if o.colorJitter > 0 { parts.append("colour jitter \(o.colorJitter)") }
+        switch o.autoAugment {
+        case .none: break
+        case .trivialWide: parts.append("TrivialAugmentWide")
+        case .randAugment: parts.append("RandAugment (\(o.randAugmentOps) ops, magnitude \(o.randAugmentMagnitude) of 30)")
+        }
+        if o.randomErasing > 0 { parts.append("random erasing p=\(o.randomErasing) (after normalisation)") }
         if o.mixup.mixupAlpha > 0 { parts.append("mixup α \(o.mixup.mixupAlpha)") }
         if o.mixup.cutmixAlpha > 0 { parts.append("CutMix α \(o.mixup.cutmixAlpha)") }
         return parts.joined(separator: ", ")

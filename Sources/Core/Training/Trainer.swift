@@ -142,18 +142,8 @@ public final class Trainer {
         stages = Stage.plan(options, groups: graph.groups)
         let evalResize = Int((Double(size) * Double(backbone.evalResize) / Double(backbone.inputSize)).rounded())
         let normalize = Normalize(mean: backbone.mean, std: backbone.std)
-        var augmentations: [any RandomTransform] = []
-        if options.horizontalFlip { augmentations.append(RandomHorizontalFlip()) }
-        if options.verticalFlip { augmentations.append(RandomVerticalFlip()) }
-        if options.rotation > 0 { augmentations.append(RandomRotation(degrees: options.rotation)) }
-        if options.shear > 0 { augmentations.append(RandomShear(degrees: options.shear)) }
-        if options.colorJitter > 0 {
-            augmentations.append(ColorJitter(brightness: options.colorJitter, contrast: options.colorJitter,
-                                             saturation: options.colorJitter))
-        }
         train = DataLoader(dataset: trainSet,
-                           transform: TrainTransform(crop: RandomResizedCrop(size: size), augmentations: augmentations,
-                                                     normalize: normalize),
+                           transform: Self.trainTransform(options, size: size, normalize: normalize),
                            // The last incomplete batch is left out (it differs each epoch, as the order is
                            // reshuffled): batch statistics over a handful of images make BN unstable.
                            options: .init(batchSize: options.batchSize, shuffle: true, sampler: options.sampler,

@@ -49,6 +49,11 @@ extension TrainingOptions {
             try refuse("--momentum", sgdOnly)
             try refuse("--nesterov", sgdOnly)
         }
+        if autoAugment != .randAugment {
+            let randOnly = "applies to --auto-augment rand-augment only (this run has --auto-augment \(autoAugment.rawValue))"
+            try refuse("--rand-augment-ops", randOnly)
+            try refuse("--rand-augment-magnitude", randOnly)
+        }
         if head == "linear" {
             try refuse("--dropout", "applies to the hidden layers of an mlp head (--head mlp:W1,W2,...); a linear head has none")
         }

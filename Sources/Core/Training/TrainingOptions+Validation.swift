@@ -35,6 +35,14 @@ extension TrainingOptions {
         try InvalidOption.check(rotation.isFinite && (0...180).contains(rotation), "--rotation", "a number of degrees from 0 to 180")
         try InvalidOption.check(shear.isFinite && (0..<90).contains(shear), "--shear", "a number of degrees in [0, 90)")
         try InvalidOption.check(colorJitter.isFinite && (0...1).contains(colorJitter), "--color-jitter", "a number from 0 to 1")
+        try InvalidOption.check(randAugmentOps, in: 1...10, "--rand-augment-ops")
+        try InvalidOption.check(randAugmentMagnitude, in: 0...30, "--rand-augment-magnitude")
+        try InvalidOption.check(randomErasing.isFinite && (0...1).contains(randomErasing), "--random-erasing",
+                                "a probability from 0 to 1")
+        try InvalidOption.check(cropScale.isOrdered(within: 0...1, openBelow: true), "--crop-scale",
+                                "MIN,MAX with 0 < MIN <= MAX <= 1 (fractions of the image area), got \(cropScale)")
+        try InvalidOption.check(cropRatio.isOrdered(within: 0.01...100, openBelow: false), "--crop-ratio",
+                                "MIN,MAX with 0 < MIN <= MAX, both from 0.01 to 100 (width / height), got \(cropRatio)")
         try InvalidOption.check(mixup.mixupAlpha.isFinite && (0...100).contains(mixup.mixupAlpha), "--mixup", "an alpha from 0 (off) to 100")
         try InvalidOption.check(mixup.cutmixAlpha.isFinite && (0...100).contains(mixup.cutmixAlpha), "--cutmix", "an alpha from 0 (off) to 100")
         try InvalidOption.check((0...1).contains(mixup.probability) && (0...1).contains(mixup.switchProbability),

@@ -18,6 +18,15 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case adam, adamw, sgd
     }
 
+    /// An automatic augmentation policy applied after the other augmentations.
+    public enum AutoAugment: String, Codable, CaseIterable, Sendable {
+        case none
+        /// torchvision's TrivialAugmentWide: one random op at a random strength (`TrivialAugmentWide`).
+        case trivialWide = "trivial-wide"
+        /// torchvision's RandAugment: `randAugmentOps` random ops at bin `randAugmentMagnitude` (`RandAugment`).
+        case randAugment = "rand-augment"
+    }
+
     public var backbone: String
     public var data: String
     public var weights: String?
@@ -82,6 +91,16 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var rotation: Double = 0
     public var shear: Double = 0
     public var colorJitter: Double = 0
+    /// TrivialAugmentWide or RandAugment after the augmentations above.
+    public var autoAugment: AutoAugment = .none
+    /// RandAugment's ops per image and magnitude bin (of 31, as torchvision's defaults 2 and 9).
+    public var randAugmentOps = 2
+    public var randAugmentMagnitude = 9
+    /// Probability of erasing a random box of the normalised sample (`RandomErasing`); 0: never.
+    public var randomErasing: Double = 0
+    /// The random resized crop's area fraction and aspect ratio (width / height) ranges.
+    public var cropScale = Interval(0.08, 1)
+    public var cropRatio = Interval(3.0 / 4.0, 4.0 / 3.0)
     /// Mixup and CutMix of each training batch (`Mixup`), in stages whose steps run the whole
     /// network; off by default.
     public var mixup = Mixup()
