@@ -152,7 +152,13 @@ struct Train: ParsableCommand {
             printError(WeightsError.interrupted(url: url, partial: partial).description)
             throw ExitCode(Interrupt.exitStatus)
         }
-        switch try trainer.run() {
+        let outcome: Trainer.Outcome
+        do { outcome = try trainer.run() } catch TrainingError.interrupted(let message) {  // Ctrl-C in --lr auto's range test
+            progress.finishLine()
+            printError(message)
+            throw ExitCode(Interrupt.exitStatus)
+        }
+        switch outcome {
         case .interrupted:
             progress.finishLine()
             throw ExitCode(Interrupt.exitStatus)

@@ -202,6 +202,21 @@ final class TrainingLearningRateFinderTests: XCTestCase {
         }
     }
 
+    /// With --mixup and --cutmix the sweep of a stage that trains the whole network takes mixed
+    /// steps, as that stage does: other losses than unmixed, the same ones for the same seed.
+    func testSweepMixesWhereTheStageMixes() throws {
+        func losses(_ mixup: Mixup) throws -> [Double] {
+            var o = options(.full)
+            o.mixup = mixup
+            let trainer = try Trainer(options: o, catalog: BuiltInBackboneTests.catalog, onEvent: { _ in })
+            return try trainer.findLearningRate(.init(startLR: 1e-5, endLR: 1e-3, steps: 12)).points.map(\.loss)
+        }
+        let plain = try losses(Mixup()), mixed = try losses(Mixup(mixupAlpha: 0.4, cutmixAlpha: 1))
+        XCTAssertEqual(plain.count, 12)
+        XCTAssertNotEqual(plain, mixed)
+        XCTAssertEqual(mixed, try losses(Mixup(mixupAlpha: 0.4, cutmixAlpha: 1)))
+    }
+
     func testDivergingSweepStopsEarlyAndStillRestores() throws {
         var o = options(.full)
         o.optimizer = .sgd

@@ -89,4 +89,31 @@ final class LRFindCLITests: CLITestCase {
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertFalse(resumed.stdout.contains("--lr auto"), "no second search:\n\(resumed.stdout)")
     }
+
+    /// Ctrl-C during `train --lr auto`'s range test exits 130, saying nothing was trained, and
+    /// leaves no run folder (nothing was committed).
+    func testInterruptDuringTheRangeTestExits130AndLeavesNoFolder() throws {
+        let data = dir.appendingPathComponent("data").path, out = dir.appendingPathComponent("run").path
+        _ = try DemoDataset.write(to: data, perClass: 8, heldOut: 0)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: PluginCatalog.executableDir!).appendingPathComponent("finetune")
+        p.arguments = ["train", "--backbone", "mobilenet-v2", "--data", data, "--output", out, "--strategy", "full",
+                       "--epochs", "1", "--input-size", "160", "--batch-size", "16", "--lr", "auto"]
+        let log = dir.appendingPathComponent("log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        let deadline = Date().addingTimeInterval(300)
+        while !((try? String(contentsOf: log, encoding: .utf8))?.contains("lr-find: 100 steps") ?? false), p.isRunning, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        let text = try String(contentsOf: log, encoding: .utf8)
+        XCTAssertEqual(p.terminationStatus, 130, text)
+        XCTAssertTrue(text.contains("stopped during the learning-rate range test of --lr auto; nothing was trained or saved"), text)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no run folder is left")
+    }
 }

@@ -7,7 +7,8 @@ extension Trainer {
     /// Runs the range test on the run's first stage: for two-stage and freeze the head with the
     /// backbone frozen, for full and discriminative the whole network, the backbone at the
     /// stage's rate ratio. Each step trains at the sweep's rate with a fresh optimiser of the
-    /// configured kind, continuing into further epochs when one has fewer batches than the
+    /// configured kind (on mixed batches with --mixup or --cutmix where the stage mixes), continuing
+    /// into further epochs when one has fewer batches than the
     /// sweep has steps. Afterwards every tensor of the model (weights and batch-norm buffers)
     /// is restored and the gradients are zero; nothing is written to the run folder. A frozen
     /// stage's head is swept as the run trains it: in its own model, on the backbone's features
@@ -61,10 +62,12 @@ extension Trainer {
             // One optimiser step: `accumulate` batches, their gradients summed, the loss their mean.
             var loss = 0.0, correct = 0, seen = 0
             for micro in 0..<options.accumulate {
-                let batch = try batches.next()
+                var batch = try batches.next()
+                // Mixed as the stage's steps are (where they run the whole network on images).
+                let targets = cached == nil && options.mixup.isActive ? mix(&batch, index: index * options.accumulate + micro) : nil
                 var rng = micro == 0 ? SplitMix64(seed: options.seed, UInt64(index))
                     : SplitMix64(seed: options.seed, UInt64(index), UInt64(micro))
-                let result = step.run(batch, gradientScale: 1 / Float(options.accumulate), rng: &rng)
+                let result = step.run(batch, targets: targets, gradientScale: 1 / Float(options.accumulate), rng: &rng)
                 loss += Double(result.loss) / Double(options.accumulate)
                 correct += result.correct
                 seen += batch.count
@@ -96,7 +99,7 @@ extension Trainer {
         guard var automatic = options.automaticLR, automatic.found == nil else { return }
         let finder = try findLearningRate(automatic.sweep, calibrate: false)
         if finder.stop == .interrupted {
-            throw TrainingError.diverged("interrupted during the learning-rate range test of --lr auto; nothing was trained")
+            throw TrainingError.interrupted("stopped during the learning-rate range test of --lr auto; nothing was trained or saved")
         }
         guard let chosen = finder.suggestion(automatic.method) else {
             throw TrainingError.diverged("--lr auto: the range test's loss diverged after \(finder.points.count) steps, "

@@ -110,11 +110,7 @@ extension Trainer {
                         let lrFactor = stageLR(state.globalStep - stageStartStep) / stage.lr
                         var rng = micro == 0 ? SplitMix64(seed: options.seed, UInt64(state.globalStep))
                             : SplitMix64(seed: options.seed, UInt64(state.globalStep), UInt64(micro))
-                        // The mixing draws of the run's k-th batch: stream `mixing`, k in place of the epoch.
-                        var mixing = SeededRandom(seed: options.seed, epoch: state.globalStep * accumulate + micro, stream: .mixing)
-                        let targets = !mixes ? nil
-                            : Mixup.apply(options.mixup.draw(height: batch.height, width: batch.width, using: &mixing), to: &batch,
-                                          classes: classes.count, labelSmoothing: options.labelSmoothing)
+                        let targets = mixes ? mix(&batch, index: state.globalStep * accumulate + micro) : nil
                         // The step's loss is the mean of its batches' losses.
                         let result = step.run(batch, targets: targets, gradientScale: 1 / Float(group), rng: &rng)
                         let loss = result.loss, correct = result.correct
@@ -242,6 +238,15 @@ extension Trainer {
         let trainable = cached?.model.parameters ?? model.parameters.filter { !stage.frozenGroups.contains($0.group) }
         return (TrainingStep(executor: executor, classes: classes.count, labelSmoothing: options.labelSmoothing,
                              classWeights: lossWeights), trainable)
+    }
+
+    /// Mixes the run's `k`-th batch in place (`--mixup`, `--cutmix`) and returns its soft targets.
+    /// The draws come from stream `mixing` with k in place of the epoch, so a resumed run mixes
+    /// as an uninterrupted one.
+    func mix(_ batch: inout Batch, index k: Int) -> [Float] {
+        var random = SeededRandom(seed: options.seed, epoch: k, stream: .mixing)
+        return Mixup.apply(options.mixup.draw(height: batch.height, width: batch.width, using: &random), to: &batch,
+                           classes: classes.count, labelSmoothing: options.labelSmoothing)
     }
 
     /// The weight average of a stage that trains backbone layers (`--ema`): the saved one when

@@ -222,10 +222,12 @@ public enum TrainingError: Error, CustomStringConvertible {
     case diverged(String)
     /// The output folder cannot be used (it holds another run, or cannot be written).
     case output(String)
+    /// Asked to stop before anything was trained or committed (Ctrl-C in `--lr auto`'s range test).
+    case interrupted(String)
 
     public var description: String {
         switch self {
-        case .data(let m), .resume(let m), .diverged(let m), .output(let m): return m
+        case .data(let m), .resume(let m), .diverged(let m), .output(let m), .interrupted(let m): return m
         }
     }
 }
