@@ -210,6 +210,7 @@ final class TrainingEndToEndTests: XCTestCase {
         let html = try String(contentsOfFile: b.output + "/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("mixup α 0.4, CutMix α 1.0"))
         XCTAssertTrue(html.contains("weight average (EMA)"))
+        XCTAssertTrue(html.contains("<th scope=\"col\">EMA val accuracy</th>"), "the epoch table shows the average's accuracy")
     }
 
     /// With mixing off and no average, a run takes the same steps as before they existed: the
