@@ -16,9 +16,15 @@ final class TrainingEndToEndTests: XCTestCase {
     }
 
     func options(_ strategy: TrainingOptions.Strategy = .twoStage) -> TrainingOptions {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("finetune-run-\(UUID().uuidString)").path
-        outputs.append(out)
-        var o = TrainingOptions(backbone: "mobilenet-v2", data: Self.data, output: out)
+        let o = Self.tinyRun(strategy, prefix: "finetune-run")
+        outputs.append(o.output)
+        return o
+    }
+
+    /// A short run on `data` (mobilenet-v2 at 64 px, batches of 8) into a new temporary folder.
+    static func tinyRun(_ strategy: TrainingOptions.Strategy, prefix: String) -> TrainingOptions {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
+        var o = TrainingOptions(backbone: "mobilenet-v2", data: data, output: out)
         o.strategy = strategy
         o.freezeEpochs = 1
         o.epochs = 2

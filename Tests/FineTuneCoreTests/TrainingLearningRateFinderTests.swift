@@ -161,16 +161,8 @@ final class TrainingLearningRateFinderTests: XCTestCase {
     }
 
     func options(_ strategy: TrainingOptions.Strategy) -> TrainingOptions {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("finetune-lr-find-\(UUID().uuidString)").path
-        outputs.append(out)
-        var o = TrainingOptions(backbone: "mobilenet-v2", data: TrainingEndToEndTests.data, output: out)
-        o.strategy = strategy
-        o.freezeEpochs = 1
-        o.epochs = 2
-        o.batchSize = 8
-        o.inputSize = 64
-        o.logEvery = 2
-        o.seed = 5
+        let o = TrainingEndToEndTests.tinyRun(strategy, prefix: "finetune-lr-find")
+        outputs.append(o.output)
         return o
     }
 
